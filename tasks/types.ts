@@ -1,0 +1,45 @@
+import type { z } from "zod";
+import type { Level, Task } from "../schemas/flow-types.js";
+import type { Storage } from "../storage/storage.js";
+
+/** What a runnable task gets from the worker while it runs. */
+export interface RunContext {
+  tenantId: string;
+  namespace: string;
+  flowId: string;
+  executionId: string;
+  taskRunId: string;
+  attempt: number;
+  /** The variables expressions see: inputs, outputs, vars, flow, execution, taskrun, trigger, labels, envs… */
+  vars: Record<string, unknown>;
+  /** Renders every string inside `value` (deeply) against `vars`; non-strings pass through. */
+  render<T = unknown>(value: unknown): T;
+  /** Streams one log line to the execution's logs (the `logs` topic). */
+  log(level: Level, message: string): void;
+  /** Internal storage, scoped so tasks read and write under their execution's prefix. */
+  storage: Storage;
+  /** Aborted when the execution is killed or the worker shuts down hard; tasks stop promptly. */
+  signal: AbortSignal;
+  /** A scratch directory that exists for the attempt and is removed after it. */
+  workingDir: string;
+}
+
+/** What `run` returns. Throwing a `LannerError` (or any error) fails the attempt with its message. */
+export interface RunResult {
+  outputs?: Record<string, unknown>;
+  /** WARNING ends the task run in WARNING; default SUCCESS. */
+  state?: "SUCCESS" | "WARNING";
+}
+
+/** One task type: its names, the schema of its own properties, and how it runs. */
+export interface TaskDefinition {
+  /** The canonical Kestra name first (`io.kestra.plugin.core.log.Log`), then older aliases and short names. */
+  types: string[];
+  kind: "flowable" | "runnable";
+  /** Schema of the type's own properties (the common task fields are checked by the flow schema). */
+  properties: z.ZodType;
+  /** Flowables: property names that hold child task lists (`tasks`, `then`, `else`, …). */
+  childTaskLists?: string[];
+  /** Runnables: runs one attempt on a worker. */
+  run?(task: Task, ctx: RunContext): Promise<RunResult>;
+}
