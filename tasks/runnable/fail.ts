@@ -1,0 +1,23 @@
+import { z } from "zod";
+import type { TaskDefinition } from "../types.js";
+import { LannerError } from "../../common/errors.js";
+import { runnableProps } from "./props.js";
+import { isTruthy, toText } from "./coerce.js";
+
+const properties = runnableProps({
+  condition: z.union([z.string(), z.boolean()]).optional(),
+  errorMessage: z.string().optional(),
+});
+
+/** Fails the task with `errorMessage` when `condition` renders truthy, or always without one. */
+export const failTask: TaskDefinition = {
+  types: ["io.kestra.plugin.core.execution.Fail", "io.kestra.core.tasks.executions.Fail", "Fail"],
+  kind: "runnable",
+  properties,
+  async run(task, ctx) {
+    const props = properties.parse(task);
+    if (props.condition !== undefined && !isTruthy(ctx.render(props.condition))) return {};
+    const message = toText(ctx.render(props.errorMessage ?? "Task failure"));
+    throw new LannerError("TASK_FAIL", message);
+  },
+};

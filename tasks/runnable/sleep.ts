@@ -1,0 +1,42 @@
+import { z } from "zod";
+import type { TaskDefinition } from "../types.js";
+import { LannerError } from "../../common/errors.js";
+import { runnableProps } from "./props.js";
+import { parseIsoDuration } from "./coerce.js";
+
+const properties = runnableProps({
+  duration: z.string(),
+});
+
+/** Resolves after `ms`, or rejects with `TASK_ABORTED` as soon as `signal` aborts. */
+export function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new LannerError("TASK_ABORTED", "Task was aborted"));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new LannerError("TASK_ABORTED", "Task was aborted"));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Waits for `duration` (ISO-8601) on the worker; stops at once when the attempt is aborted. */
+export const sleepTask: TaskDefinition = {
+  types: ["io.kestra.plugin.core.flow.Sleep", "io.kestra.core.tasks.flows.Sleep", "Sleep"],
+  kind: "runnable",
+  properties,
+  async run(task, ctx) {
+    const props = properties.parse(task);
+    const ms = parseIsoDuration(ctx.render(props.duration), "duration");
+    if (ms < 0) throw new LannerError("TASK_INVALID_PROPERTY", `duration: must not be negative, got ${props.duration}`);
+    await sleepFor(ms, ctx.signal);
+    return {};
+  },
+};
