@@ -40,6 +40,12 @@ export interface TaskDefinition {
   properties: z.ZodType;
   /** Flowables: property names that hold child task lists (`tasks`, `then`, `else`, …). */
   childTaskLists?: string[];
+  /**
+   * Optional: rewrites the properties as written under an older alias into the canonical shape
+   * (e.g. `EachParallel`'s `value`/`concurrent` into `ForEach`'s `values`/`concurrencyLimit`),
+   * before `properties` validates them. `writtenType` is the type name the YAML used. Pure.
+   */
+  normalize?(properties: Record<string, unknown>, writtenType: string): Record<string, unknown>;
   /** Runnables: runs one attempt on a worker. */
   run?(task: Task, ctx: RunContext): Promise<RunResult>;
 }

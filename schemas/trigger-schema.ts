@@ -1,0 +1,139 @@
+import { Cron } from "croner";
+import { z } from "zod";
+import {
+  booleanSchema, durationSchema, labelsSchema, show, stateSchema, stringOrExpression, TASK_ID_RE, valuesMap,
+} from "./primitives.js";
+
+/** Canonical trigger type names, then the older names Kestra accepted for them. */
+export const TRIGGER_TYPES = {
+  schedule: ["io.kestra.plugin.core.trigger.Schedule", "io.kestra.core.models.triggers.types.Schedule", "Schedule"],
+  flow: ["io.kestra.plugin.core.trigger.Flow", "io.kestra.core.models.triggers.types.Flow", "Flow"],
+  webhook: ["io.kestra.plugin.core.trigger.Webhook", "io.kestra.core.models.triggers.types.Webhook", "Webhook"],
+} as const;
+
+/** Every accepted trigger type name → its canonical name. */
+export const TRIGGER_CANONICAL: ReadonlyMap<string, string> = new Map(
+  Object.values(TRIGGER_TYPES).flatMap((names) => names.map((n) => [n, names[0]] as [string, string])),
+);
+
+const NICKNAMES = new Set(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
+
+/** Checks a cron pattern the way the scheduler will read it; returns a message or undefined. */
+export function cronProblem(cron: string, withSeconds: boolean): string | undefined {
+  const trimmed = cron.trim();
+  if (NICKNAMES.has(trimmed.toLowerCase())) return undefined;
+  const fields = trimmed.split(/\s+/).length;
+  const want = withSeconds ? 6 : 5;
+  if (fields !== want) {
+    return withSeconds
+      ? `expected a cron expression with 6 fields (seconds first, as withSeconds is true), got ${show(cron)} with ${fields}`
+      : `expected a cron expression with 5 fields such as '0 9 * * MON-FRI'${fields === 6 ? " (set withSeconds: true for 6 fields)" : ""}, got ${show(cron)}`;
+  }
+  try {
+    new Cron(trimmed, { paused: true, mode: withSeconds ? "6-part" : "5-part" });
+    return undefined;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.replace(/^CronPattern: /, "") : String(err);
+    return `expected a valid cron expression, got ${show(cron)} (${why})`;
+  }
+}
+
+/** True when `tz` is an IANA time zone name the runtime knows. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const common = {
+  id: z.string({ error: (iss) => `expected a trigger id (a string), got ${show(iss.input)}` })
+    .regex(TASK_ID_RE, { error: (iss) => `expected an id made of letters, digits, '_' and '-', got ${show(iss.input)}` }),
+  type: z.string(),
+  description: z.string().optional(),
+  disabled: booleanSchema.optional(),
+  conditions: z.array(z.looseObject({ type: z.string({ error: "a condition needs a type" }) }), {
+    error: (iss) => `expected a list of conditions, got ${show(iss.input)}`,
+  }).optional(),
+  stopAfter: z.array(stateSchema).optional(),
+  labels: labelsSchema.optional(),
+  logLevel: z.enum(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]).optional(),
+  logToFile: booleanSchema.optional(),
+  failOnTriggerError: booleanSchema.optional(),
+  allowConcurrent: booleanSchema.optional(),
+  workerGroup: z.strictObject({ key: z.string(), fallback: z.enum(["FAIL", "WAIT", "CANCEL"]).optional() }).optional(),
+};
+
+export const ScheduleTriggerSchema = z.strictObject({
+  ...common,
+  cron: z.string({ error: (iss) => `expected a cron expression such as '0 9 * * *', got ${show(iss.input)}` }),
+  withSeconds: booleanSchema.default(false),
+  timezone: z.string().refine(isTimeZone, { error: (iss) => `expected an IANA time zone such as Europe/Paris, got ${show(iss.input)}` }).optional(),
+  inputs: valuesMap.optional(),
+  lateMaximumDelay: durationSchema.optional(),
+  recoverMissedSchedules: z.enum(["ALL", "LAST", "NONE"], { error: (iss) => `expected ALL, LAST or NONE, got ${show(iss.input)}` }).optional(),
+  backfill: z.looseObject({ start: z.string().optional(), end: z.string().optional() }).optional(),
+  scheduleConditions: z.array(z.looseObject({ type: z.string() })).optional(),
+}).superRefine((t, ctx) => {
+  const problem = cronProblem(t.cron, t.withSeconds);
+  if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: problem });
+});
+
+const WINDOW_TYPES = ["DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE", "DAILY_TIME_WINDOW"] as const;
+const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?([+-]\d{2}:\d{2}|Z)?$/, {
+  error: (iss) => `expected a time of day such as 09:00:00, got ${show(iss.input)}`,
+});
+
+export const FlowTriggerSchema = z.strictObject({
+  ...common,
+  states: z.array(stateSchema).optional(),
+  inputs: valuesMap.optional(),
+  preconditions: z.strictObject({
+    id: z.string().optional(),
+    flows: z.array(z.strictObject({
+      namespace: z.string({ error: "a precondition flow needs a namespace" }),
+      flowId: z.string().optional(),
+      states: z.array(stateSchema).optional(),
+      labels: labelsSchema.optional(),
+    })).optional(),
+    where: z.array(z.looseObject({})).optional(),
+    timeWindow: z.strictObject({
+      type: z.enum(WINDOW_TYPES, { error: (iss) => `expected a window type (${WINDOW_TYPES.join(", ")}), got ${show(iss.input)}` }).default("DURATION_WINDOW"),
+      window: durationSchema.optional(),
+      windowAdvance: durationSchema.optional(),
+      deadline: timeOfDay.optional(),
+      startTime: timeOfDay.optional(),
+      endTime: timeOfDay.optional(),
+    }).superRefine((w, ctx) => {
+      if (w.type === "DAILY_TIME_DEADLINE" && w.deadline === undefined) ctx.addIssue({ code: "custom", path: ["deadline"], message: "a DAILY_TIME_DEADLINE window needs a deadline such as 09:00:00" });
+      if (w.type === "DAILY_TIME_WINDOW" && (w.startTime === undefined || w.endTime === undefined)) ctx.addIssue({ code: "custom", message: "a DAILY_TIME_WINDOW window needs startTime and endTime" });
+    }).optional(),
+    resetOnSuccess: booleanSchema.optional(),
+  }).optional(),
+});
+
+export const WebhookTriggerSchema = z.strictObject({
+  ...common,
+  key: stringOrExpression.min(1, { error: "a webhook key cannot be empty" }).max(256, { error: "a webhook key is at most 256 characters" }),
+  wait: booleanSchema.optional(),
+  returnOutputs: booleanSchema.optional(),
+  inputs: valuesMap.optional(),
+});
+
+/** The schema for a trigger of a canonical type. */
+export const TRIGGER_SCHEMAS: Record<string, z.ZodType> = {
+  [TRIGGER_TYPES.schedule[0]]: ScheduleTriggerSchema,
+  [TRIGGER_TYPES.flow[0]]: FlowTriggerSchema,
+  [TRIGGER_TYPES.webhook[0]]: WebhookTriggerSchema,
+};
+
+/**
+ * A trigger's common shape only (id and type); the flow parser then checks it against the schema
+ * of its type from TRIGGER_SCHEMAS, rejecting unknown types.
+ */
+export const TriggerSchema = z.looseObject({
+  id: common.id,
+  type: z.string({ error: (iss) => `expected a trigger type such as io.kestra.plugin.core.trigger.Schedule, got ${show(iss.input)}` }),
+});
