@@ -1,5 +1,6 @@
 import type { Level } from "../../schemas/flow-types.js";
 import { LannerError } from "../../common/errors.js";
+import { isDuration, parseDuration } from "../../schemas/duration.js";
 
 /*
  * Rendered property values arrive as strings (an expression's output) or as their typed form;
@@ -90,17 +91,8 @@ export function toStringMap(value: unknown, property: string): Record<string, st
   return out;
 }
 
-const ISO = /^(-)?P(?:(\d+(?:[.,]\d+)?)W)?(?:(\d+(?:[.,]\d+)?)D)?(?:T(?:(\d+(?:[.,]\d+)?)H)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$/i;
-
-/** Milliseconds in an ISO-8601 duration (`PT5S`, `P1DT2H`, `PT0.5S`); weeks and days are 7×24 h and 24 h. */
+/** Milliseconds in an ISO-8601 duration (`PT5S`, `P1DT2H`, `PT0.5S`), read as Kestra reads them. */
 export function parseIsoDuration(value: unknown, property: string): number {
-  if (typeof value !== "string") throw invalid(property, "an ISO-8601 duration such as PT5S", value);
-  const m = ISO.exec(value.trim());
-  if (!m || value.trim().toUpperCase() === "P" || value.trim().toUpperCase().endsWith("T")) {
-    throw invalid(property, "an ISO-8601 duration such as PT5S", value);
-  }
-  const num = (s: string | undefined) => (s === undefined ? 0 : Number(s.replace(",", ".")));
-  const ms =
-    num(m[2]) * 604_800_000 + num(m[3]) * 86_400_000 + num(m[4]) * 3_600_000 + num(m[5]) * 60_000 + num(m[6]) * 1000;
-  return Math.round(m[1] ? -ms : ms);
+  if (typeof value !== "string" || !isDuration(value)) throw invalid(property, "an ISO-8601 duration such as PT5S", value);
+  return parseDuration(value);
 }

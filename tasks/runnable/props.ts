@@ -24,8 +24,9 @@ export const COMMON_TASK_FIELDS = [
  * common task fields pass through untouched (they are checked by the flow schema).
  */
 export function runnableProps<S extends z.ZodRawShape>(shape: S) {
-  const common: Record<string, z.ZodOptional<z.ZodUnknown>> = {};
-  for (const name of COMMON_TASK_FIELDS) common[name] = z.unknown().optional();
+  const common = Object.fromEntries(COMMON_TASK_FIELDS.map((name) => [name, z.unknown().optional()])) as {
+    [K in (typeof COMMON_TASK_FIELDS)[number]]: z.ZodOptional<z.ZodUnknown>;
+  };
   return z.strictObject({ ...common, ...shape });
 }
 

@@ -15,7 +15,6 @@ export const shellCommonShape = {
   outputFiles: dynStringList.optional(),
   interpreter: dynStringList.optional(),
   beforeCommands: dynStringList.optional(),
-  failFast: dynBool.optional(),
   warningOnStdErr: dynBool.optional(),
   containerImage: dynString.optional(),
   runner: z.literal("PROCESS", { error: "runner: only PROCESS is supported" }).optional(),

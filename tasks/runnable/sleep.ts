@@ -35,7 +35,6 @@ export const sleepTask: TaskDefinition = {
   async run(task, ctx) {
     const props = properties.parse(task);
     const ms = parseIsoDuration(ctx.render(props.duration), "duration");
-    if (ms < 0) throw new LannerError("TASK_INVALID_PROPERTY", `duration: must not be negative, got ${props.duration}`);
     await sleepFor(ms, ctx.signal);
     return {};
   },
