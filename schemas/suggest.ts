@@ -1,0 +1,36 @@
+/** Edit distance between two strings (insertions, deletions, substitutions). */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length];
+}
+
+const simpleName = (s: string): string => s.slice(s.lastIndexOf(".") + 1).toLowerCase();
+
+/**
+ * The candidates closest to `wrong` (at most `max`), compared both as full names and by their last
+ * dotted segment, so `io.kestra.core.log.Lg` suggests `io.kestra.plugin.core.log.Log`.
+ */
+export function closestNames(wrong: string, candidates: Iterable<string>, max = 3): string[] {
+  const w = wrong.toLowerCase();
+  const ws = simpleName(wrong);
+  const scored: Array<{ name: string; score: number }> = [];
+  for (const name of candidates) {
+    const full = editDistance(w, name.toLowerCase()) / Math.max(w.length, name.length, 1);
+    const short = editDistance(ws, simpleName(name)) / Math.max(ws.length, simpleName(name).length, 1);
+    const score = Math.min(full, short + 0.05);
+    if (score <= 0.4) scored.push({ name, score });
+  }
+  scored.sort((x, y) => x.score - y.score || x.name.length - y.name.length || x.name.localeCompare(y.name));
+  // Only names about as close as the best one: a clear typo gets one suggestion, not a list.
+  const best = scored[0]?.score ?? 0;
+  return scored.filter((s) => s.score <= best + 0.1).slice(0, max).map((s) => s.name);
+}
