@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Level, Task } from "../../../schemas/flow-types.js";
+import type { RunContext, RunResult, TaskDefinition } from "../../../tasks/types.js";
+import { MemoryStorage } from "../../../storage/memory-storage.js";
+import { ScopedStorage } from "../../../storage/scoped-storage.js";
+import { executionPrefix } from "../../../storage/paths.js";
+import { LannerError } from "../../../common/errors.js";
+
+export interface TestRun {
+  ctx: RunContext;
+  logs: Array<{ level: Level; message: string }>;
+  /** The unscoped storage behind ctx.storage. */
+  storage: MemoryStorage;
+  controller: AbortController;
+  cleanup(): Promise<void>;
+}
+
+/** Renders every string in `value` with `render`, keeping the structure. */
+function deep(value: unknown, render: (s: string) => unknown): unknown {
+  if (typeof value === "string") return render(value);
+  if (Array.isArray(value)) return value.map((v) => deep(v, render));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deep(v, render)]));
+  }
+  return value;
+}
+
+/**
+ * A RunContext as a worker builds it: execution-scoped memory storage, a real temporary working
+ * directory, logs collected in order. `render` renders one string (identity by default, for
+ * tests whose properties hold no expression).
+ */
+export async function makeRunContext(opts: { vars?: Record<string, unknown>; render?: (s: string, vars: Record<string, unknown>) => unknown } = {}): Promise<TestRun> {
+  const storage = new MemoryStorage();
+  const ids = { tenantId: "main", namespace: "company.team", flowId: "flow1", executionId: "exec1" };
+  const workingDir = await mkdtemp(join(tmpdir(), "lanner-task-"));
+  const controller = new AbortController();
+  const logs: TestRun["logs"] = [];
+  const vars: Record<string, unknown> = { ...(opts.vars ?? {}) };
+  const renderOne = opts.render ?? ((s: string) => s);
+  const ctx: RunContext = {
+    ...ids,
+    taskRunId: "tr1",
+    attempt: 1,
+    vars,
+    render<T = unknown>(value: unknown): T {
+      return deep(value, (s) => renderOne(s, ctx.vars)) as T;
+    },
+    log(level, message) {
+      logs.push({ level, message });
+    },
+    storage: new ScopedStorage(storage, executionPrefix(ids)),
+    signal: controller.signal,
+    workingDir,
+  };
+  return { ctx, logs, storage, controller, cleanup: () => rm(workingDir, { recursive: true, force: true }) };
+}
+
+/** Validates the task against its type's schema (as the flow parser does), then runs it. */
+export async function runTask(def: TaskDefinition, task: Task, ctx: RunContext): Promise<RunResult> {
+  const parsed = def.properties.safeParse(task);
+  if (!parsed.success) throw new Error(`invalid task: ${JSON.stringify(parsed.error.issues)}`);
+  if (!def.run) throw new Error(`${def.types[0]} has no run()`);
+  return def.run(task, ctx);
+}
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<LannerError> {
+  const err: unknown = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof LannerError)) throw new Error(`expected a LannerError, got ${String(err)}`);
+  return err;
+}
