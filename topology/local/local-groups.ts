@@ -1,22 +1,15 @@
 /**
  * Consumer groups for the in-process backends (memory, embedded): every member of a group in
- * this process gets a range of each subscribed topic's partitions; joins and leaves rebalance.
- * Delivery is one loop per owned partition, woken in-process when records become visible (never
- * a polling sleep), with one batch in flight at a time (backpressure).
+ * this process gets a range of each subscribed topic's partitions; joins and leaves rebalance
+ * (revoke first, after the in-flight batch and accepted commits settled, then assign).
  */
 import { randomUUID } from "node:crypto";
 import type { StateBatch } from "../../stores/state-store.js";
+import { newDelivery, rangeAssign, startDelivery, stopDelivery, tpKey, Wakeups, type Delivery, type DeliverySource } from "../delivery.js";
 import { closedError, fencedError } from "../errors.js";
-import type {
-  AppendResult,
-  AssignedPartition,
-  Commit,
-  GroupMember,
-  JoinOptions,
-  LogRecord,
-  Membership,
-  TopicPartition,
-} from "../log.js";
+import type { AppendResult, AssignedPartition, Commit, GroupMember, JoinOptions, LogRecord, Membership } from "../log.js";
+
+export { tpKey } from "../delivery.js";
 
 /** What a local backend gives the group coordinator. */
 export interface LocalBackend {
@@ -33,20 +26,7 @@ export interface LocalBackend {
   commitUnit(group: string, c: Commit, state: StateBatch[]): Promise<AppendResult[]>;
 }
 
-export const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-
 const DEFAULT_MAX_BATCH = 256;
-const BACKOFF_MIN_MS = 50;
-const BACKOFF_MAX_MS = 2_000;
-
-interface Delivery {
-  tp: TopicPartition;
-  position: bigint;
-  stopped: boolean;
-  /** Resolves the current wait (wake-up, back-off) early. */
-  interrupt?: () => void;
-  done?: Promise<void>;
-}
 
 interface LocalMember {
   id: string;
@@ -55,6 +35,7 @@ interface LocalMember {
   impl: GroupMember;
   maxBatch: number;
   owned: Map<string, Delivery>;
+  source: DeliverySource;
   pending: Set<Promise<unknown>>;
   active: boolean;
 }
@@ -70,20 +51,14 @@ interface LocalGroup {
 
 export class LocalGroups {
   private readonly groups = new Map<string, LocalGroup>();
-  private readonly versions = new Map<string, number>();
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly wakeups = new Wakeups();
   private closed = false;
 
   constructor(private readonly backend: LocalBackend) {}
 
   /** Records of (topic, partition) became visible: wake its delivery loops. */
   notify(topic: string, partition: number): void {
-    const key = tpKey(topic, partition);
-    this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
-    const set = this.waiters.get(key);
-    if (set === undefined) return;
-    this.waiters.delete(key);
-    for (const wake of set) wake();
+    this.wakeups.notify(topic, partition);
   }
 
   async join(group: string, topics: string[], impl: GroupMember, options: JoinOptions = {}): Promise<Membership> {
@@ -102,11 +77,18 @@ export class LocalGroups {
       impl,
       maxBatch: options.maxBatch ?? DEFAULT_MAX_BATCH,
       owned: new Map(),
+      source: {
+        wakeups: this.wakeups,
+        read: (t, p, from, max) => this.backend.readBatch(t, p, from, max),
+        committed: (t, p) => this.backend.committed(group, t, p),
+        halted: () => this.closed,
+      },
       pending: new Set(),
       active: true,
     };
     g.members.push(m);
-    await this.rebalance(g);
+    const joined = g;
+    await this.rebalance(joined);
     return {
       memberId: m.id,
       assignment: () => [...m.owned.values()].map((d) => ({ ...d.tp })),
@@ -114,9 +96,9 @@ export class LocalGroups {
       leave: async () => {
         if (!m.active) return;
         m.active = false;
-        g.members = g.members.filter((x) => x !== m);
-        g.departed.push(m);
-        await this.rebalance(g);
+        joined.members = joined.members.filter((x) => x !== m);
+        joined.departed.push(m);
+        await this.rebalance(joined);
       },
     };
   }
@@ -150,13 +132,9 @@ export class LocalGroups {
     const topics = new Set(g.members.flatMap((m) => m.topics));
     for (const topic of topics) {
       const subs = g.members.filter((m) => m.topics.includes(topic));
-      const n = this.backend.partitionsOf(topic);
-      const per = Math.floor(n / subs.length);
-      const extra = n % subs.length;
-      let p = 0;
+      const ranges = rangeAssign(this.backend.partitionsOf(topic), subs.length);
       subs.forEach((m, i) => {
-        const count = per + (i < extra ? 1 : 0);
-        for (let j = 0; j < count; j++, p++) out.get(m)?.add(tpKey(topic, p));
+        for (const p of ranges[i]) out.get(m)?.add(tpKey(topic, p));
       });
     }
     return out;
@@ -165,13 +143,12 @@ export class LocalGroups {
   private async doRebalance(g: LocalGroup): Promise<void> {
     if (this.closed) return;
     const target = this.target(g);
-    // Everyone that owned partitions: current members and the one that just left.
     const owners = [...g.members, ...g.departed.splice(0)];
     for (const m of owners) {
       const keep = target.get(m) ?? new Set<string>();
       const revoked = [...m.owned.entries()].filter(([k]) => !keep.has(k));
       if (revoked.length === 0) continue;
-      await Promise.all(revoked.map(([, d]) => this.stopDelivery(d)));
+      await Promise.all(revoked.map(([, d]) => stopDelivery(d)));
       await Promise.allSettled([...m.pending]);
       for (const [k] of revoked) m.owned.delete(k);
       await m.impl.onRevoke(revoked.map(([, d]) => ({ ...d.tp })));
@@ -185,100 +162,22 @@ export class LocalGroups {
         const [topic, ps] = k.split("\u0000");
         const partition = Number(ps);
         const next = await this.backend.committed(g.name, topic, partition);
-        const d: Delivery = { tp: { topic, partition }, position: next, stopped: false };
+        const d = newDelivery({ topic, partition }, next);
         m.owned.set(k, d);
         deliveries.push(d);
         added.push({ topic, partition, next });
       }
       if (added.length === 0) continue;
       await m.impl.onAssign(added);
-      for (const d of deliveries) if (!d.stopped) d.done = this.deliver(m, d);
+      for (const d of deliveries) if (!d.stopped) startDelivery(d, m.impl, m.maxBatch, m.source);
     }
-  }
-
-  private async stopDelivery(d: Delivery): Promise<void> {
-    d.stopped = true;
-    d.interrupt?.();
-    await d.done;
-  }
-
-  private async deliver(m: LocalMember, d: Delivery): Promise<void> {
-    const key = tpKey(d.tp.topic, d.tp.partition);
-    let backoff = BACKOFF_MIN_MS;
-    while (!d.stopped && !this.closed) {
-      const version = this.versions.get(key) ?? 0;
-      let batch: LogRecord[];
-      try {
-        batch = await this.backend.readBatch(d.tp.topic, d.tp.partition, d.position, m.maxBatch);
-      } catch (err) {
-        if (d.stopped || this.closed) return;
-        m.impl.onError?.(err, { ...d.tp });
-        await this.pause(d, backoff);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-        continue;
-      }
-      if (d.stopped) return;
-      if (batch.length === 0) {
-        if ((this.versions.get(key) ?? 0) === version) await this.waitForRecords(key, d);
-        continue;
-      }
-      try {
-        await m.impl.onRecords(batch);
-        d.position = batch[batch.length - 1].offset + 1n;
-        backoff = BACKOFF_MIN_MS;
-      } catch (err) {
-        m.impl.onError?.(err, { ...d.tp });
-        if (d.stopped || this.closed) return;
-        await this.pause(d, backoff);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
-        try {
-          d.position = await this.backend.committed(m.group.name, d.tp.topic, d.tp.partition);
-        } catch (readErr) {
-          m.impl.onError?.(readErr, { ...d.tp });
-        }
-      }
-    }
-  }
-
-  private waitForRecords(key: string, d: Delivery): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let set = this.waiters.get(key);
-      if (set === undefined) {
-        set = new Set();
-        this.waiters.set(key, set);
-      }
-      const wake = () => {
-        set?.delete(wake);
-        d.interrupt = undefined;
-        resolve();
-      };
-      set.add(wake);
-      d.interrupt = wake;
-    });
-  }
-
-  /** A back-off after a failure (not a polling sleep: wake-ups do not end it, stop does). */
-  private pause(d: Delivery, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        d.interrupt = undefined;
-        resolve();
-      }
-      d.interrupt = done;
-    });
   }
 
   /** Stops every delivery loop without calling members back. */
   async close(): Promise<void> {
     this.closed = true;
     const all: Delivery[] = [];
-    for (const g of this.groups.values()) for (const m of g.members) all.push(...m.owned.values());
-    for (const d of all) {
-      d.stopped = true;
-      d.interrupt?.();
-    }
-    await Promise.allSettled(all.map((d) => d.done));
+    for (const g of this.groups.values()) for (const m of [...g.members, ...g.departed]) all.push(...m.owned.values());
+    await Promise.allSettled(all.map((d) => stopDelivery(d)));
   }
 }
