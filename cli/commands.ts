@@ -1,7 +1,10 @@
 import type { Command } from "commander";
+import { registerFlowCommands } from "./flow-commands.js";
 
 /**
  * Adds every sub-command to the program. Each command module registers itself here;
  * `setExit` lets a command choose the exit code without killing the process.
  */
-export function registerCommands(_program: Command, _setExit: (code: number) => void): void {}
+export function registerCommands(program: Command, setExit: (code: number) => void): void {
+  registerFlowCommands(program, setExit);
+}

@@ -20,13 +20,17 @@ const simpleName = (s: string): string => s.slice(s.lastIndexOf(".") + 1).toLowe
  * dotted segment, so `io.kestra.core.log.Lg` suggests `io.kestra.plugin.core.log.Log`.
  */
 export function closestNames(wrong: string, candidates: Iterable<string>, max = 3): string[] {
-  const w = wrong.toLowerCase();
+  const pkg = (s: string): string => s.slice(0, Math.max(0, s.lastIndexOf("."))).toLowerCase();
   const ws = simpleName(wrong);
+  const wp = pkg(wrong);
   const scored: Array<{ name: string; score: number }> = [];
   for (const name of candidates) {
-    const full = editDistance(w, name.toLowerCase()) / Math.max(w.length, name.length, 1);
-    const short = editDistance(ws, simpleName(name)) / Math.max(ws.length, simpleName(name).length, 1);
-    const score = Math.min(full, short + 0.05);
+    const ns = simpleName(name);
+    const short = editDistance(ws, ns) / Math.max(ws.length, ns.length, 1);
+    // The simple name matters most; a different package only breaks ties.
+    const np = pkg(name);
+    const pack = wp === "" ? 0 : editDistance(wp, np) / Math.max(wp.length, np.length, 1);
+    const score = short + 0.1 * pack;
     if (score <= 0.4) scored.push({ name, score });
   }
   scored.sort((x, y) => x.score - y.score || x.name.length - y.name.length || x.name.localeCompare(y.name));
