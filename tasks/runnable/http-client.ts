@@ -4,6 +4,7 @@ import type { RunContext } from "../types.js";
 import { isStorageUri } from "../../storage/paths.js";
 import { readFileBytes } from "../../storage/read-all.js";
 import type { HttpOptions } from "./http-schema.js";
+import { abortError } from "./abort.js";
 import { parseIsoDuration, toBool, toNumber, toStringMap, toText } from "./coerce.js";
 
 /** The properties Request and Download share, as written in the flow (unrendered). */
@@ -141,7 +142,7 @@ export async function sendHttp(props: HttpProps, ctx: RunContext): Promise<HttpR
     res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body: built.body, signal: ctx.signal, dispatcher });
   } catch (err) {
     await agent.destroy().catch(() => undefined);
-    if (ctx.signal.aborted) throw new LannerError("TASK_ABORTED", "Task was aborted", { cause: err });
+    if (ctx.signal.aborted) throw abortError(ctx.signal, undefined, err);
     const code = typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
     const why = err instanceof Error ? err.message : String(err);
     throw new LannerError("HTTP_REQUEST_FAILED", `HTTP ${method} ${uri} failed: ${why}${code ? ` (${code})` : ""}`, {
@@ -210,4 +211,12 @@ export async function readText(res: HttpResponse, opts: { truncateAt?: number } 
     chunks.push(chunk);
   }
   return new TextDecoder(res.charset).decode(Buffer.concat(chunks));
+}
+
+/** Turns an error met while reading a response body into the task's error (abort, or a retriable read failure). */
+export function bodyError(err: unknown, ctx: RunContext, uri: string): unknown {
+  if (ctx.signal.aborted) return abortError(ctx.signal, undefined, err);
+  if (err instanceof LannerError) return err;
+  const why = err instanceof Error ? err.message : String(err);
+  return new LannerError("HTTP_REQUEST_FAILED", `reading the response of ${uri} failed: ${why}`, { retriable: true, cause: err });
 }

@@ -3,7 +3,7 @@ import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
 import { runnableProps, dynBool } from "./props.js";
 import { httpCommonShape } from "./http-schema.js";
-import { sendHttp } from "./http-client.js";
+import { bodyError, sendHttp } from "./http-client.js";
 import { toBool } from "./coerce.js";
 
 const properties = runnableProps({
@@ -61,6 +61,8 @@ export const httpDownloadTask: TaskDefinition = {
       }
       ctx.log("DEBUG", `Downloaded ${length} bytes from ${res.uri} to ${uri}`);
       return { outputs: { uri, code: res.code, length, headers: res.headers } };
+    } catch (err) {
+      throw bodyError(err, ctx, res.uri);
     } finally {
       await res.close();
     }

@@ -2,7 +2,7 @@ import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
 import { runnableProps, dynBool } from "./props.js";
 import { httpCommonShape } from "./http-schema.js";
-import { readText, sendHttp } from "./http-client.js";
+import { bodyError, readText, sendHttp } from "./http-client.js";
 import { toBool } from "./coerce.js";
 
 const properties = runnableProps({
@@ -29,6 +29,8 @@ export const httpRequestTask: TaskDefinition = {
     try {
       const body = await readText(res);
       return { outputs: { uri: res.uri, code: res.code, headers: res.headers, body } };
+    } catch (err) {
+      throw bodyError(err, ctx, res.uri);
     } finally {
       await res.close();
     }

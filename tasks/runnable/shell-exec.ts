@@ -8,6 +8,7 @@ import { isStorageUri } from "../../storage/paths.js";
 import { readFileBytes } from "../../storage/read-all.js";
 import { parseIsoDuration, toBool, toStringList, toStringMap } from "./coerce.js";
 import { parseMarker, runProcess } from "./process-runner.js";
+import { abortError } from "./abort.js";
 
 /** Default time between SIGTERM and SIGKILL when an attempt is aborted. */
 export const DEFAULT_KILL_GRACE_MS = 5000;
@@ -151,11 +152,7 @@ export async function runShell(
     },
   });
 
-  if (outcome.aborted) {
-    const reason: unknown = ctx.signal.reason;
-    const why = reason instanceof Error ? reason.message : typeof reason === "string" ? reason : "Task was killed";
-    throw new LannerError("TASK_ABORTED", why, { details: { exitCode: outcome.exitCode, signal: outcome.exitSignal } });
-  }
+  if (outcome.aborted) throw abortError(ctx.signal, { exitCode: outcome.exitCode, signal: outcome.exitSignal });
   if (outcome.exitCode !== 0) {
     const message =
       outcome.exitCode === null ? `Command failed: killed by signal ${outcome.exitSignal ?? "unknown"}` : `Command failed with exit code ${outcome.exitCode}`;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
-import { LannerError } from "../../common/errors.js";
+import { abortError } from "./abort.js";
 import { runnableProps } from "./props.js";
 import { parseIsoDuration } from "./coerce.js";
 
@@ -12,12 +12,12 @@ const properties = runnableProps({
 export function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
-      reject(new LannerError("TASK_ABORTED", "Task was aborted"));
+      reject(abortError(signal));
       return;
     }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new LannerError("TASK_ABORTED", "Task was aborted"));
+      reject(abortError(signal));
     };
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
