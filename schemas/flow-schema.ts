@@ -71,11 +71,11 @@ const taskList = z.array(TaskSchema, { error: (iss) => `expected a list of tasks
 
 /** The whole flow (tasks checked here for their common fields only; see `flow-parser.ts`). */
 export const FlowSchema = z.strictObject({
-  id: z.string({ error: (iss) => `expected a flow id (a string), got ${show(iss.input)}` })
+  id: z.string({ error: (iss) => `expected a flow id such as my-flow, got ${show(iss.input)}` })
     .min(1, { error: "a flow id cannot be empty" })
     .max(100, { error: (iss) => `a flow id is at most 100 characters, got ${String(iss.input).length}` })
     .regex(FLOW_ID_RE, { error: (iss) => `expected a flow id made of letters, digits, '.', '_' and '-', starting with a letter or digit, got ${show(iss.input)}` }),
-  namespace: z.string({ error: (iss) => `expected a namespace (a string), got ${show(iss.input)}` })
+  namespace: z.string({ error: (iss) => `expected a namespace such as company.team, got ${show(iss.input)}` })
     .min(1, { error: "a namespace cannot be empty" })
     .max(150, { error: (iss) => `a namespace is at most 150 characters, got ${String(iss.input).length}` })
     .regex(NAMESPACE_RE, { error: (iss) => `expected a namespace in lower case made of letters, digits, '.', '_' and '-' (such as company.team), got ${show(iss.input)}` }),

@@ -18,7 +18,7 @@ export const inputTypeSchema = z.enum(INPUT_TYPES, {
 });
 
 const common = {
-  id: z.string({ error: (iss) => `expected an input id (a string), got ${show(iss.input)}` })
+  id: z.string({ error: (iss) => `expected an input id such as my_input, got ${show(iss.input)}` })
     .max(256, { error: "an input id is at most 256 characters" })
     .regex(INPUT_ID_RE, { error: (iss) => `expected an id made of letters, digits, '.', '_' and '-', got ${show(iss.input)}` }),
   description: z.string().optional(),

@@ -30,7 +30,7 @@ export const durationSchema = z.string({ error: (iss) => `expected an ISO-8601 d
   .refine(isDuration, { error: (iss) => `expected an ISO-8601 duration such as PT30S, got ${show(iss.input)}` });
 
 /** A task id: letters, digits, `_` and `-`, starting with a letter or digit. */
-export const taskIdSchema = z.string({ error: (iss) => `expected a task id (a string), got ${show(iss.input)}` })
+export const taskIdSchema = z.string({ error: (iss) => `expected a task id such as my_task, got ${show(iss.input)}` })
   .max(256, { error: "a task id is at most 256 characters" })
   .regex(TASK_ID_RE, { error: (iss) => `expected an id made of letters, digits, '_' and '-', starting with a letter or digit, got ${show(iss.input)}` });
 

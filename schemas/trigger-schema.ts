@@ -49,7 +49,7 @@ export function isTimeZone(tz: string): boolean {
 }
 
 const common = {
-  id: z.string({ error: (iss) => `expected a trigger id (a string), got ${show(iss.input)}` })
+  id: z.string({ error: (iss) => `expected a trigger id such as nightly, got ${show(iss.input)}` })
     .regex(TASK_ID_RE, { error: (iss) => `expected an id made of letters, digits, '_' and '-', got ${show(iss.input)}` }),
   type: z.string(),
   description: z.string().optional(),
