@@ -30,17 +30,6 @@ export function toText(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Kestra's truthiness for rendered conditions: null, "", "false", "0", "-0" are false. */
-export function isTruthy(value: unknown): boolean {
-  if (value === undefined || value === null || value === false) return false;
-  if (typeof value === "number") return value !== 0 && !Number.isNaN(value);
-  if (typeof value === "string") {
-    const s = value.trim().toLowerCase();
-    return !(s === "" || s === "false" || s === "0" || s === "-0");
-  }
-  return true;
-}
-
 /** A boolean written as such or as "true"/"false". */
 export function toBool(value: unknown, property: string): boolean {
   if (typeof value === "boolean") return value;

@@ -2,7 +2,9 @@ import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
 import { runnableProps } from "./props.js";
-import { isTruthy, toText } from "./coerce.js";
+import { toText } from "./coerce.js";
+// The same truthiness as If and runIf, so a condition means the same thing everywhere.
+import { isTruthy } from "../../expressions/index.js";
 
 const properties = runnableProps({
   condition: z.union([z.string(), z.boolean()]).optional(),

@@ -7,6 +7,7 @@ import { MemoryStorage } from "../../../storage/memory-storage.js";
 import { ScopedStorage } from "../../../storage/scoped-storage.js";
 import { executionPrefix } from "../../../storage/paths.js";
 import { LannerError } from "../../../common/errors.js";
+import { renderDeep } from "../../../expressions/index.js";
 
 export interface TestRun {
   ctx: RunContext;
@@ -17,36 +18,24 @@ export interface TestRun {
   cleanup(): Promise<void>;
 }
 
-/** Renders every string in `value` with `render`, keeping the structure. */
-function deep(value: unknown, render: (s: string) => unknown): unknown {
-  if (typeof value === "string") return render(value);
-  if (Array.isArray(value)) return value.map((v) => deep(v, render));
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, deep(v, render)]));
-  }
-  return value;
-}
-
 /**
  * A RunContext as a worker builds it: execution-scoped memory storage, a real temporary working
- * directory, logs collected in order. `render` renders one string (identity by default, for
- * tests whose properties hold no expression).
+ * directory, logs collected in order, rendering by the expression engine against `ctx.vars`.
  */
-export async function makeRunContext(opts: { vars?: Record<string, unknown>; render?: (s: string, vars: Record<string, unknown>) => unknown } = {}): Promise<TestRun> {
+export async function makeRunContext(opts: { vars?: Record<string, unknown> } = {}): Promise<TestRun> {
   const storage = new MemoryStorage();
   const ids = { tenantId: "main", namespace: "company.team", flowId: "flow1", executionId: "exec1" };
   const workingDir = await mkdtemp(join(tmpdir(), "lanner-task-"));
   const controller = new AbortController();
   const logs: TestRun["logs"] = [];
   const vars: Record<string, unknown> = { ...(opts.vars ?? {}) };
-  const renderOne = opts.render ?? ((s: string) => s);
   const ctx: RunContext = {
     ...ids,
     taskRunId: "tr1",
     attempt: 1,
     vars,
     render<T = unknown>(value: unknown): T {
-      return deep(value, (s) => renderOne(s, ctx.vars)) as T;
+      return renderDeep<T>(value, ctx.vars);
     },
     log(level, message) {
       logs.push({ level, message });

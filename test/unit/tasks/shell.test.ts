@@ -103,6 +103,20 @@ describe("shell Commands", () => {
     expect(run.logs.map((l) => l.message)).toEqual(["echo from-script", "a,b", "from-script"]);
   });
 
+  it("renders commands, env and input files, with workingDir and outputDir available", async () => {
+    run = await makeRunContext({ vars: { inputs: { who: "Ada", n: 3 } } });
+    const res = await runTask(
+      shellCommandsTask,
+      cmds(['echo "{{ inputs.who }} $COUNT"', "cat {{ workingDir }}/in.txt", 'echo x > "{{ outputDir }}/o.txt"'], {
+        env: { COUNT: "{{ inputs.n * 2 }}" },
+        inputFiles: { "in.txt": "hello {{ inputs.who }}" },
+      }),
+      run.ctx,
+    );
+    expect(run.logs.map((l) => l.message)).toEqual(["Ada 6", "hello Ada"]);
+    expect(Object.keys(res.outputs?.outputFiles as object)).toEqual(["o.txt"]);
+  });
+
   it("refuses input files outside the working directory", async () => {
     run = await makeRunContext();
     const err = await rejection(runTask(shellCommandsTask, cmds(["true"], { inputFiles: { "../evil.sh": "x" } }), run.ctx));

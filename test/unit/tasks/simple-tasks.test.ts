@@ -11,13 +11,6 @@ import { runnableDefinitions } from "../../../tasks/runnable/index.js";
 import { readFileBytes } from "../../../storage/read-all.js";
 import { makeRunContext, rejection, runTask, type TestRun } from "./run-context.js";
 
-/** Test rendering: `{{ name }}` looks `name` up in vars (enough to see that tasks render). */
-const render = (s: string, vars: Record<string, unknown>) =>
-  s.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_m, name: string) => {
-    const v = name.split(".").reduce<unknown>((o, k) => (typeof o === "object" && o !== null ? (o as Record<string, unknown>)[k] : undefined), vars);
-    return typeof v === "string" ? v : JSON.stringify(v);
-  });
-
 let run: TestRun;
 afterEach(async () => {
   await run.cleanup();
@@ -71,7 +64,7 @@ describe("registry and schemas", () => {
 
 describe("Log", () => {
   it("logs one rendered message at INFO by default", async () => {
-    run = await makeRunContext({ vars: { inputs: { name: "Ada" } }, render });
+    run = await makeRunContext({ vars: { inputs: { name: "Ada" } } });
     const res = await runTask(logTask, { id: "l", type: logTask.types[0], message: "Hello {{ inputs.name }}" }, run.ctx);
     expect(res).toEqual({});
     expect(run.logs).toEqual([{ level: "INFO", message: "Hello Ada" }]);
@@ -96,13 +89,13 @@ describe("Log", () => {
 
 describe("Return and Echo", () => {
   it("Return outputs the rendered format as value", async () => {
-    run = await makeRunContext({ vars: { flow: { id: "f1" } }, render });
+    run = await makeRunContext({ vars: { flow: { id: "f1" } } });
     const res = await runTask(returnTask, { id: "r", type: "Return", format: "flow={{ flow.id }}" }, run.ctx);
     expect(res.outputs).toEqual({ value: "flow=f1" });
   });
 
   it("Echo logs the rendered format at its level", async () => {
-    run = await makeRunContext({ vars: { x: "y" }, render });
+    run = await makeRunContext({ vars: { x: "y" } });
     await runTask(echoTask, { id: "e", type: "io.kestra.core.tasks.debugs.Echo", format: "x is {{ x }}", level: "DEBUG" }, run.ctx);
     expect(run.logs).toEqual([{ level: "DEBUG", message: "x is y" }]);
   });
@@ -110,7 +103,7 @@ describe("Return and Echo", () => {
 
 describe("OutputValues", () => {
   it("renders the values deeply", async () => {
-    run = await makeRunContext({ vars: { a: "A" }, render });
+    run = await makeRunContext({ vars: { a: "A" } });
     const res = await runTask(
       outputValuesTask,
       { id: "o", type: "OutputValues", values: { s: "{{ a }}", n: 3, nested: { list: ["{{ a }}", true] } } },
@@ -129,10 +122,12 @@ describe("Fail", () => {
   });
 
   it("fails only when the rendered condition is truthy", async () => {
-    run = await makeRunContext({ vars: { yes: "true", no: "false", zero: "0", empty: "" }, render });
+    run = await makeRunContext({ vars: { yes: "true", no: "false", zero: "0", empty: "" } });
     const err = await rejection(runTask(failTask, { id: "f", type: "Fail", condition: "{{ yes }}", errorMessage: "bad {{ yes }}" }, run.ctx));
     expect(err.message).toBe("bad true");
-    for (const c of ["{{ no }}", "{{ zero }}", "{{ empty }}", false]) {
+    const typed = await rejection(runTask(failTask, { id: "f", type: "Fail", condition: "{{ 1 + 1 == 2 }}" }, run.ctx));
+    expect(typed.message).toBe("Task failure");
+    for (const c of ["{{ no }}", "{{ zero }}", "{{ empty }}", "{{ 1 == 2 }}", false]) {
       const res = await runTask(failTask, { id: "f", type: "Fail", condition: c }, run.ctx);
       expect(res).toEqual({});
     }
@@ -141,7 +136,7 @@ describe("Fail", () => {
 
 describe("Labels", () => {
   it("accepts a map and a list and outputs a list of key/value", async () => {
-    run = await makeRunContext({ vars: { v: "prod" }, render });
+    run = await makeRunContext({ vars: { v: "prod" } });
     const a = await runTask(labelsTask, { id: "l", type: "Labels", labels: { env: "{{ v }}", n: 1 } }, run.ctx);
     expect(a.outputs).toEqual({ labels: [{ key: "env", value: "prod" }, { key: "n", value: "1" }] });
     const b = await runTask(labelsTask, { id: "l", type: "Labels", labels: [{ key: "team", value: "{{ v }}" }] }, run.ctx);
@@ -149,7 +144,7 @@ describe("Labels", () => {
   });
 
   it("accepts an expression that renders to JSON and refuses other strings", async () => {
-    run = await makeRunContext({ vars: { m: { a: "b" } }, render });
+    run = await makeRunContext({ vars: { m: { a: "b" } } });
     const a = await runTask(labelsTask, { id: "l", type: "Labels", labels: "{{ m }}" }, run.ctx);
     expect(a.outputs).toEqual({ labels: [{ key: "a", value: "b" }] });
     const err = await rejection(runTask(labelsTask, { id: "l", type: "Labels", labels: "nope" }, run.ctx));
@@ -159,7 +154,7 @@ describe("Labels", () => {
 
 describe("storage Write", () => {
   it("writes the rendered content under the task run and outputs its URI", async () => {
-    run = await makeRunContext({ vars: { who: "world" }, render });
+    run = await makeRunContext({ vars: { who: "world" } });
     const res = await runTask(storageWriteTask, { id: "w", type: "Write", content: "hello {{ who }}", extension: ".txt" }, run.ctx);
     const uri = String(res.outputs?.uri);
     expect(uri).toMatch(/^lanner:\/\/\/main\/company\/team\/flow1\/executions\/exec1\/tasks\/w\/tr1\/[0-9a-f-]+\.txt$/);
