@@ -1,0 +1,131 @@
+/**
+ * Where the executor finds the flow of an execution it must create itself (a subflow's child, a
+ * retry as a new execution): the deployed revisions on the `flows` topic.
+ */
+import type { Flow } from "../../../schemas/flow-types.js";
+import { parseFlow } from "../../../schemas/flow-parser.js";
+import type { Log } from "../../../topology/log.js";
+
+export interface FlowResolver {
+  /**
+   * The deployed flow `tenantId/namespace/flowId` at `revision` (the latest when omitted), with
+   * `revision` and `tenantId` set; undefined when no such flow (or revision) is deployed, or when
+   * the latest revision is a deletion.
+   */
+  getFlow(tenantId: string, namespace: string, flowId: string, revision?: number): Promise<Flow | undefined>;
+}
+
+/** A `flows` topic record: one deployed revision (or a deletion) of a flow. */
+export interface FlowRevisionRecord {
+  tenantId: string;
+  namespace: string;
+  id: string;
+  revision: number;
+  source: string;
+  deleted: boolean;
+}
+
+/** Resolves flows from a fixed set (tests, embedding). */
+export class StaticFlowResolver implements FlowResolver {
+  private readonly flows = new Map<string, Flow[]>();
+
+  constructor(flows: Flow[] = []) {
+    for (const f of flows) this.add(f);
+  }
+
+  /** Adds a revision (its `revision`, default 1). */
+  add(flow: Flow): void {
+    const key = `${flow.tenantId ?? "main"}/${flow.namespace}/${flow.id}`;
+    const list = this.flows.get(key) ?? [];
+    list.push(flow);
+    this.flows.set(key, list);
+  }
+
+  getFlow(tenantId: string, namespace: string, flowId: string, revision?: number): Promise<Flow | undefined> {
+    const list = this.flows.get(`${tenantId}/${namespace}/${flowId}`) ?? [];
+    const found = revision === undefined ? list[list.length - 1] : list.find((f) => (f.revision ?? 1) === revision);
+    return Promise.resolve(found);
+  }
+}
+
+interface Known {
+  revisions: Map<number, { source: string; flow?: Flow }>;
+  latest: number;
+  deleted: boolean;
+}
+
+/**
+ * Resolves flows by reading the `flows` topic: before each lookup it reads what was appended
+ * since the last one (every partition, from where it stopped), so a flow deployed a moment ago
+ * is found. Sources are parsed once per revision, on first use.
+ */
+export class LogFlowResolver implements FlowResolver {
+  private readonly known = new Map<string, Known>();
+  private positions: bigint[] = [];
+  private catchingUp: Promise<void> | undefined;
+
+  /**
+   * @param decode turns a `flows` record value into a revision (undefined for what it cannot read).
+   */
+  constructor(
+    private readonly log: Log,
+    private readonly decode: (value: Uint8Array) => FlowRevisionRecord | undefined,
+    private readonly topic = "flows",
+  ) {}
+
+  async getFlow(tenantId: string, namespace: string, flowId: string, revision?: number): Promise<Flow | undefined> {
+    await this.catchUp();
+    const k = this.known.get(`${tenantId}/${namespace}/${flowId}`);
+    if (!k) return undefined;
+    if (revision === undefined && k.deleted) return undefined;
+    const rev = revision ?? k.latest;
+    const entry = k.revisions.get(rev);
+    if (!entry) return undefined;
+    if (!entry.flow) {
+      const parsed = parseFlow(entry.source);
+      if (!parsed.ok) return undefined;
+      entry.flow = { ...parsed.flow, revision: rev, tenantId };
+    }
+    return entry.flow;
+  }
+
+  /** Reads the records appended since the last call (one reader at a time). */
+  private catchUp(): Promise<void> {
+    this.catchingUp ??= this.readNew().finally(() => {
+      this.catchingUp = undefined;
+    });
+    return this.catchingUp;
+  }
+
+  private async readNew(): Promise<void> {
+    const n = this.log.partitionsOf(this.topic);
+    while (this.positions.length < n) this.positions.push(0n);
+    for (let p = 0; p < n; p++) {
+      const end = await this.log.endOffset(this.topic, p);
+      if (end <= this.positions[p]) continue;
+      for await (const rec of this.log.readPartition(this.topic, p, this.positions[p])) {
+        this.positions[p] = rec.offset + 1n;
+        const r = this.decode(rec.value);
+        if (r) this.remember(r);
+      }
+    }
+  }
+
+  private remember(r: FlowRevisionRecord): void {
+    const key = `${r.tenantId}/${r.namespace}/${r.id}`;
+    let k = this.known.get(key);
+    if (!k) {
+      k = { revisions: new Map(), latest: 0, deleted: false };
+      this.known.set(key, k);
+    }
+    if (r.deleted) {
+      k.deleted = true;
+      return;
+    }
+    k.revisions.set(r.revision, { source: r.source });
+    if (r.revision >= k.latest) {
+      k.latest = r.revision;
+      k.deleted = false;
+    }
+  }
+}
