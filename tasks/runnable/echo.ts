@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
-import { runnableProps, level } from "./props.js";
+import { runnableProps, parseProps, level } from "./props.js";
 import { toLevel, toText } from "./coerce.js";
 
 const properties = runnableProps({
@@ -14,7 +14,7 @@ export const echoTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     const lvl = toLevel(ctx.render(props.level ?? "INFO"), "level");
     ctx.log(lvl, toText(ctx.render(props.format)));
     return {};

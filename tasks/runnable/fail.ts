@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
-import { runnableProps } from "./props.js";
+import { runnableProps, parseProps } from "./props.js";
 import { toText } from "./coerce.js";
 // The same truthiness as If and runIf, so a condition means the same thing everywhere.
 import { isTruthy } from "../../expressions/index.js";
@@ -17,7 +17,7 @@ export const failTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     if (props.condition !== undefined && !isTruthy(ctx.render(props.condition))) return {};
     const message = toText(ctx.render(props.errorMessage ?? "Task failure"));
     throw new LannerError("TASK_FAIL", message);

@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
-import { runnableProps, dynBool } from "./props.js";
+import { runnableProps, parseProps, dynBool } from "./props.js";
 import { httpCommonShape } from "./http-schema.js";
 import { bodyError, sendHttp } from "./http-client.js";
 import { toBool } from "./coerce.js";
@@ -41,7 +41,7 @@ export const httpDownloadTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     const failOnEmpty = props.failOnEmptyResponse === undefined ? true : toBool(ctx.render(props.failOnEmptyResponse), "failOnEmptyResponse");
     const res = await sendHttp(props, ctx);
     try {

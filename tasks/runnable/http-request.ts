@@ -1,6 +1,6 @@
 import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
-import { runnableProps, dynBool } from "./props.js";
+import { runnableProps, parseProps, dynBool } from "./props.js";
 import { httpCommonShape } from "./http-schema.js";
 import { bodyError, readText, sendHttp } from "./http-client.js";
 import { toBool } from "./coerce.js";
@@ -20,7 +20,7 @@ export const httpRequestTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     if (props.encryptBody !== undefined && toBool(ctx.render(props.encryptBody), "encryptBody")) {
       // Encrypting needs a server-side secret key, which Lanner does not have; refusing beats leaking the body.
       throw new LannerError("TASK_UNSUPPORTED", "encryptBody: encrypted outputs are not supported");

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
-import { runnableProps } from "./props.js";
+import { runnableProps, parseProps } from "./props.js";
 import { toText } from "./coerce.js";
 
 const properties = runnableProps({
@@ -18,7 +18,7 @@ export const labelsTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     let rendered: unknown = ctx.render(props.labels);
     // A string is an expression that rendered to a JSON map or list.
     if (typeof rendered === "string") {

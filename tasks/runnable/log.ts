@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
-import { runnableProps, level } from "./props.js";
+import { runnableProps, parseProps, level } from "./props.js";
 import { toLevel } from "./coerce.js";
 
 const properties = runnableProps({
@@ -14,7 +14,7 @@ export const logTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     const lvl = toLevel(ctx.render(props.level ?? "INFO"), "level");
     const messages = Array.isArray(props.message) ? props.message : [props.message];
     for (const m of messages) ctx.log(lvl, String(ctx.render(m)));

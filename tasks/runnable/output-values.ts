@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
-import { runnableProps } from "./props.js";
+import { runnableProps, parseProps } from "./props.js";
 
 const properties = runnableProps({
   values: z.record(z.string(), z.unknown()),
@@ -12,7 +12,7 @@ export const outputValuesTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     return { outputs: { values: ctx.render<Record<string, unknown>>(props.values) } };
   },
 };

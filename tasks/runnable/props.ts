@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LannerError } from "../../common/errors.js";
 
 /**
  * The fields every task has whatever its type. The flow schema validates them; a runnable's own
@@ -41,3 +42,15 @@ export const dynNumber = z.union([z.number(), z.string()]);
 export const dynStringList = z.union([z.array(z.string()), z.string()]);
 export const dynStringMap = z.union([z.record(z.string(), z.unknown()), z.string()]);
 export const level = z.union([z.enum(["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]), z.string()]);
+
+/**
+ * Reads a task's properties with its schema at run time. The flow parser has already checked
+ * them; this guards against a task that reached the worker some other way, with a readable error
+ * (`message: expected string`) instead of a raw validation dump.
+ */
+export function parseProps<T extends z.ZodType>(schema: T, task: unknown): z.output<T> {
+  const res = schema.safeParse(task);
+  if (res.success) return res.data;
+  const issues = res.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(task)"}: ${i.message}`);
+  throw new LannerError("TASK_INVALID_PROPERTY", `invalid task properties: ${issues.join("; ")}`);
+}

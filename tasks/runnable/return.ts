@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
-import { runnableProps } from "./props.js";
+import { runnableProps, parseProps } from "./props.js";
 import { toText } from "./coerce.js";
 
 const properties = runnableProps({
@@ -13,7 +13,7 @@ export const returnTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     const value = props.format === undefined ? undefined : toText(ctx.render(props.format));
     return { outputs: { value } };
   },

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
-import { runnableProps, dynBool } from "./props.js";
+import { runnableProps, parseProps, dynBool } from "./props.js";
 import { shellCommonShape } from "./shell-schema.js";
 import { runShell } from "./shell-exec.js";
 import { toStringList } from "./coerce.js";
@@ -21,7 +21,7 @@ export const shellCommandsTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     return runShell(
       task,
       ctx,

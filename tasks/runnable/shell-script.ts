@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
-import { runnableProps } from "./props.js";
+import { runnableProps, parseProps } from "./props.js";
 import { shellCommonShape } from "./shell-schema.js";
 import { runShell } from "./shell-exec.js";
 import { toText } from "./coerce.js";
@@ -19,7 +19,7 @@ export const shellScriptTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     return runShell(task, ctx, props, () => [toText(ctx.render(props.script))], false);
   },
 };

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
 import { abortError } from "./abort.js";
-import { runnableProps } from "./props.js";
+import { runnableProps, parseProps } from "./props.js";
 import { parseIsoDuration } from "./coerce.js";
 
 const properties = runnableProps({
@@ -33,7 +33,7 @@ export const sleepTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     const ms = parseIsoDuration(ctx.render(props.duration), "duration");
     await sleepFor(ms, ctx.signal);
     return {};

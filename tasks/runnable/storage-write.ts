@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { TaskDefinition } from "../types.js";
 import { LannerError } from "../../common/errors.js";
-import { runnableProps } from "./props.js";
+import { runnableProps, parseProps } from "./props.js";
 import { toText } from "./coerce.js";
 
 const properties = runnableProps({
@@ -16,7 +16,7 @@ export const storageWriteTask: TaskDefinition = {
   kind: "runnable",
   properties,
   async run(task, ctx) {
-    const props = properties.parse(task);
+    const props = parseProps(properties, task);
     const extension = toText(ctx.render(props.extension ?? ".ion"));
     if (!/^(\.[A-Za-z0-9_-]{1,20})?$/.test(extension)) {
       throw new LannerError("TASK_INVALID_PROPERTY", `extension: expected something like ".txt", got ${JSON.stringify(extension)}`);

@@ -168,3 +168,12 @@ describe("storage Write", () => {
     expect(err.code).toBe("TASK_INVALID_PROPERTY");
   });
 });
+
+describe("run-time property check", () => {
+  it("reports a task that skipped validation with a readable error", async () => {
+    run = await makeRunContext();
+    const err = await rejection(logTask.run?.({ id: "l", type: "Log", message: 42 }, run.ctx) ?? Promise.resolve());
+    expect(err.code).toBe("TASK_INVALID_PROPERTY");
+    expect(err.message).toMatch(/^invalid task properties: message: /);
+  });
+});
