@@ -41,3 +41,43 @@ export type WorkerResult =
       outputs?: Record<string, unknown>;
       error?: { message: string; code?: string };
     };
+
+/**
+ * Topic `worker-control` (every worker reads every partition): stop a running attempt. A worker
+ * that runs the attempt aborts it; `workerId`, when set, names the worker it was sent to.
+ */
+export interface CancelJob {
+  executionId: string;
+  taskRunId: string;
+  attempt: number;
+  workerId?: string;
+}
+
+/** Topic `heartbeats` (key workerId): a worker's periodic sign of life. */
+export interface WorkerHeartbeat {
+  workerId: string;
+  /** The worker group it serves; undefined for the default group. */
+  group?: string;
+  threads: number;
+  /** Attempts running (in the final STOPPED heartbeat: the attempts handed back unfinished). */
+  running: number;
+  /** Epoch milliseconds. */
+  at: number;
+  status: "RUNNING" | "STOPPING" | "STOPPED";
+}
+
+/** Topic `logs` (key executionId): one log line of a task run. */
+export interface TaskLogLine {
+  tenantId: string;
+  namespace: string;
+  flowId: string;
+  executionId: string;
+  taskRunId: string;
+  taskId: string;
+  attempt: number;
+  level: "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR";
+  message: string;
+  /** Epoch milliseconds. */
+  timestamp: number;
+  workerId: string;
+}
