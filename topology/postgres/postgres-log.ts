@@ -1,0 +1,709 @@
+/**
+ * The Postgres Log (through `pg`): records, offsets, leases and state in tables of one schema.
+ * A unit of work is one `commit_unit` call (one statement: one transaction, one round trip).
+ *
+ * Groups across processes: each member registers in `group_members` and heartbeats its member
+ * row and its partition leases every `heartbeatMs`; a lease lapses after `leaseMs`. Every member
+ * computes the same range assignment over the live members (sorted by id), releases what is no
+ * longer its share and claims its share when free or expired (epoch + 1). Commits are fenced by
+ * the lease epoch under a row lock, so a member that lost a partition (expired, taken over)
+ * cannot commit it. Consumers wake on LISTEN/NOTIFY (one dedicated connection per Log); group
+ * changes are announced the same way so a join or leave rebalances without waiting a heartbeat.
+ *
+ * A lost connection is fatal: the Log stops all delivery and tells its `onFatal` listeners (the
+ * process exits and a supervisor restarts it); its leases then lapse and others take over.
+ */
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { LannerError } from "../../common/errors.js";
+import { PostgresStateStore } from "../../stores/postgres-state-store.js";
+import type { StateBatch, StateStore } from "../../stores/state-store.js";
+import { validateStoreName } from "../../stores/state-store.js";
+import { newDelivery, rangeAssign, startDelivery, stopDelivery, tpKey, Wakeups, type Delivery, type DeliverySource } from "../delivery.js";
+import { closedError, fencedError, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
+import type {
+  AppendResult,
+  AssignedPartition,
+  Commit,
+  FatalListener,
+  GroupMember,
+  JoinOptions,
+  Log,
+  LogRecord,
+  Membership,
+  ProduceRecord,
+  TopicPartition,
+  TopicSpec,
+} from "../log.js";
+import { checkOffset, checkPartition, resolvePartition, stateList } from "../produce.js";
+import { SCHEMA_NAME, schemaSql } from "./schema-sql.js";
+
+export interface PostgresLogOptions {
+  /** Connection string, e.g. postgres://user@127.0.0.1:5432/db. */
+  url: string;
+  /** Schema holding the log's tables (default `lanner`). */
+  schema?: string;
+  /** A lease lapses this long after its last heartbeat (default 5000 ms). */
+  leaseMs?: number;
+  /** Heartbeat period of leases and member rows (default 1000 ms). */
+  heartbeatMs?: number;
+  /** `application_name` of every connection (default `lanner-<random>`). */
+  applicationName?: string;
+  /** Pool size for reads and commits (default 8). */
+  poolSize?: number;
+}
+
+const DEFAULT_MAX_BATCH = 256;
+
+/** Errors that mean the connection (not the statement) failed. */
+function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") {
+    if (code.startsWith("08") || code.startsWith("57P") || code === "53300") return true;
+    if (["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ENOTFOUND"].includes(code)) return true;
+  }
+  return /Connection terminated|connection ended|Client has encountered a connection error|Client was closed/i.test(err.message);
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : undefined;
+}
+
+interface Owned {
+  delivery: Delivery;
+  epoch: bigint;
+}
+
+interface Row {
+  [k: string]: unknown;
+}
+
+export class PostgresLog implements Log {
+  readonly backend = "postgres";
+  readonly schema: string;
+  readonly applicationName: string;
+  private readonly pool: pg.Pool;
+  private readonly listener: pg.Client;
+  private readonly leaseMs: number;
+  private readonly heartbeatMs: number;
+  private readonly topics = new Map<string, TopicSpec>();
+  private readonly members = new Set<PgMember>();
+  private readonly stores = new Map<string, PostgresStateStore>();
+  private readonly fatalListeners = new Set<FatalListener>();
+  readonly wakeups = new Wakeups();
+  private closed = false;
+  private dead: Error | undefined;
+  readonly recordsChannel: string;
+  readonly groupsChannel: string;
+
+  private constructor(options: PostgresLogOptions, schema: string) {
+    this.schema = schema;
+    this.applicationName = options.applicationName ?? `lanner-${randomUUID().slice(0, 8)}`;
+    this.leaseMs = options.leaseMs ?? 5_000;
+    this.heartbeatMs = options.heartbeatMs ?? 1_000;
+    this.recordsChannel = `${schema}_records`;
+    this.groupsChannel = `${schema}_groups`;
+    this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 8, application_name: this.applicationName });
+    this.listener = new pg.Client({ connectionString: options.url, application_name: this.applicationName });
+    // An idle pooled connection that dies is as fatal as a failing query.
+    this.pool.on("error", (err) => this.fail(err));
+    this.listener.on("error", (err) => this.fail(err));
+    this.listener.on("end", () => {
+      if (!this.closed) this.fail(new Error("the notification connection ended"));
+    });
+    this.listener.on("notification", (n) => this.onNotification(n.channel, n.payload ?? ""));
+  }
+
+  /** Connects, creates the schema's tables if needed and starts listening. */
+  static async open(options: PostgresLogOptions): Promise<PostgresLog> {
+    const schema = options.schema ?? "lanner";
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new LannerError("SCHEMA_NAME_INVALID", `Postgres schema name ${JSON.stringify(schema)} is invalid: use lower-case letters, digits and "_" (at most 40).`);
+    }
+    const log = new PostgresLog(options, schema);
+    try {
+      await log.listener.connect();
+      const c = await log.pool.connect();
+      try {
+        await c.query("BEGIN");
+        // Concurrent first starts must not race on CREATE … IF NOT EXISTS.
+        await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`lanner-schema:${schema}`]);
+        await c.query(schemaSql(schema));
+        await c.query("COMMIT");
+      } catch (err) {
+        await c.query("ROLLBACK").catch(() => undefined);
+        throw err;
+      } finally {
+        c.release();
+      }
+      await log.listener.query(`LISTEN "${log.recordsChannel}"`);
+      await log.listener.query(`LISTEN "${log.groupsChannel}"`);
+      await log.loadTopics();
+    } catch (err) {
+      log.closed = true;
+      await log.listener.end().catch(() => undefined);
+      await log.pool.end().catch(() => undefined);
+      throw new LannerError("POSTGRES_UNAVAILABLE", `Cannot open the Postgres log (schema ${schema}): ${err instanceof Error ? err.message : String(err)}`, {
+        retriable: true,
+        cause: err,
+      });
+    }
+    return log;
+  }
+
+  // ---- failure handling ---------------------------------------------------------------------
+
+  /** True once closed or dead: delivery and heartbeats stop. */
+  halted(): boolean {
+    return this.closed || this.dead !== undefined;
+  }
+
+  private fail(err: unknown): void {
+    if (this.closed || this.dead !== undefined) return;
+    const fatal = new LannerError(
+      "POSTGRES_CONNECTION_LOST",
+      `Lost the connection to Postgres (schema ${this.schema}): ${err instanceof Error ? err.message : String(err)}. The process must restart.`,
+      { retriable: true, cause: err },
+    );
+    this.dead = fatal;
+    for (const m of this.members) m.halt();
+    for (const l of this.fatalListeners) l(fatal);
+  }
+
+  /** Runs a query; a connection failure makes the log fatal and rejects with the fatal error. */
+  async query<R extends Row = Row>(config: pg.QueryConfig | string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw closedError(this.backend);
+    if (this.dead !== undefined) throw this.dead;
+    try {
+      return typeof config === "string" ? await this.pool.query<R>(config, values) : await this.pool.query<R>(config);
+    } catch (err) {
+      if (isConnectionError(err)) {
+        this.fail(err);
+        throw this.dead ?? err;
+      }
+      throw err;
+    }
+  }
+
+  private onNotification(channel: string, payload: string): void {
+    if (channel === this.recordsChannel) {
+      const i = payload.lastIndexOf(":");
+      if (i > 0) this.wakeups.notify(payload.slice(0, i), Number(payload.slice(i + 1)));
+    } else if (channel === this.groupsChannel) {
+      for (const m of this.members) if (m.group === payload) m.schedule();
+    }
+  }
+
+  /** Tells every process that `group` changed, so its members rebalance now. */
+  async announce(group: string): Promise<void> {
+    await this.query("SELECT pg_notify($1, $2)", [this.groupsChannel, group]);
+  }
+
+  // ---- topics -------------------------------------------------------------------------------
+
+  private async loadTopics(): Promise<void> {
+    const r = await this.query<{ name: string; partitions: number; retention_ms: string | null }>(
+      `SELECT name, partitions, retention_ms FROM "${this.schema}".topics`,
+    );
+    for (const row of r.rows) {
+      this.topics.set(row.name, {
+        name: row.name,
+        partitions: row.partitions,
+        ...(row.retention_ms === null ? {} : { retentionMs: Number(row.retention_ms) }),
+      });
+    }
+  }
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    if (this.halted()) throw this.dead ?? closedError(this.backend);
+    for (const s of specs) {
+      validateTopicName(s.name);
+      if (!Number.isInteger(s.partitions) || s.partitions <= 0) throw partitionsMismatchError(s.name, 0, s.partitions);
+    }
+    const c = await this.pool.connect();
+    try {
+      await c.query("BEGIN");
+      await c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`lanner-topics:${this.schema}`]);
+      const existing = await c.query<{ name: string; partitions: number }>(`SELECT name, partitions FROM "${this.schema}".topics WHERE name = ANY($1)`, [
+        specs.map((s) => s.name),
+      ]);
+      const known = new Map(existing.rows.map((r) => [r.name, r.partitions]));
+      for (const s of specs) {
+        const n = known.get(s.name);
+        if (n !== undefined && n !== s.partitions) throw partitionsMismatchError(s.name, n, s.partitions);
+      }
+      for (const s of specs) {
+        if (known.has(s.name)) continue;
+        known.set(s.name, s.partitions);
+        await c.query(`INSERT INTO "${this.schema}".topics (name, partitions, retention_ms) VALUES ($1, $2, $3)`, [s.name, s.partitions, s.retentionMs ?? null]);
+        await c.query(`INSERT INTO "${this.schema}".partitions (topic, partition) SELECT $1, generate_series(0, $2 - 1)`, [s.name, s.partitions]);
+      }
+      await c.query("COMMIT");
+    } catch (err) {
+      await c.query("ROLLBACK").catch(() => undefined);
+      if (isConnectionError(err)) this.fail(err);
+      throw err;
+    } finally {
+      c.release();
+    }
+    await this.loadTopics();
+  }
+
+  partitionsOf(topic: string): number {
+    const t = this.topics.get(topic);
+    if (t === undefined) throw unknownTopicError(topic);
+    return t.partitions;
+  }
+
+  private check(topic: string, partition: number): void {
+    checkPartition({ topic, partition }, this.partitionsOf(topic));
+  }
+
+  // ---- appends and commits ------------------------------------------------------------------
+
+  append(records: ProduceRecord[]): Promise<AppendResult[]> {
+    return this.commitUnit(undefined, { produce: records, offsets: [] }, [], []);
+  }
+
+  /** One unit of work through `commit_unit`; `fence` lists the leases (with epochs) it requires. */
+  async commitUnit(
+    member: { group: string; id: string } | undefined,
+    c: Commit,
+    states: StateBatch[],
+    fence: Array<TopicPartition & { epoch: bigint }>,
+  ): Promise<AppendResult[]> {
+    if (this.halted()) throw this.dead ?? closedError(this.backend);
+    const placed = c.produce.map((r) => ({ r, partition: resolvePartition(r, this.partitionsOf(r.topic)) }));
+    for (const o of c.offsets) {
+      this.check(o.topic, o.partition);
+      checkOffset(o.next);
+    }
+    for (const s of states) {
+      validateStoreName(s.store);
+      if (s.changelogTopic !== undefined) this.check(s.changelogTopic, s.partition);
+    }
+    const now = Date.now();
+    // Puts deduplicated per key (last wins) so one upsert never touches a row twice.
+    const puts = new Map<string, [string, number, string, Buffer]>();
+    const dels = new Map<string, [string, number, string]>();
+    const cps = new Map<string, [string, number, string | null, string | null]>();
+    for (const s of states) {
+      for (const [k, v] of s.puts) puts.set(`${s.store}\0${s.partition}\0${k}`, [s.store, s.partition, k, Buffer.from(v)]);
+      for (const k of s.deletes) dels.set(`${s.store}\0${s.partition}\0${k}`, [s.store, s.partition, k]);
+      if (s.changelogTopic !== undefined || s.offset !== undefined) {
+        cps.set(`${s.store}\0${s.partition}`, [s.store, s.partition, s.changelogTopic === undefined ? String(s.offset) : null, s.changelogTopic ?? null]);
+      }
+    }
+    for (const k of dels.keys()) puts.delete(k);
+    const col = <T, U>(rows: T[], f: (x: T) => U): U[] => rows.map(f);
+    const f = fence;
+    const p = [...puts.values()];
+    const d = [...dels.values()];
+    const cp = [...cps.values()];
+    const values: unknown[] = [
+      member?.group ?? "",
+      member?.id ?? "",
+      this.recordsChannel,
+      col(f, (x) => x.topic),
+      col(f, (x) => x.partition),
+      col(f, (x) => x.epoch.toString()),
+      col(placed, (x) => x.r.topic),
+      col(placed, (x) => x.partition),
+      col(placed, (x) => x.r.key),
+      col(placed, (x) => Buffer.from(x.r.value)),
+      col(placed, (x) => JSON.stringify(x.r.headers ?? {})),
+      col(placed, (x) => x.r.timestamp ?? now),
+      col(c.offsets, (x) => x.topic),
+      col(c.offsets, (x) => x.partition),
+      col(c.offsets, (x) => x.next.toString()),
+      col(p, (x) => x[0]),
+      col(p, (x) => x[1]),
+      col(p, (x) => x[2]),
+      col(p, (x) => x[3]),
+      col(d, (x) => x[0]),
+      col(d, (x) => x[1]),
+      col(d, (x) => x[2]),
+      col(cp, (x) => x[0]),
+      col(cp, (x) => x[1]),
+      col(cp, (x) => x[2]),
+      col(cp, (x) => x[3]),
+    ];
+    let rows: Array<{ out_topic: string; out_partition: number; out_base: string }>;
+    try {
+      const r = await this.query<{ out_topic: string; out_partition: number; out_base: string }>({
+        name: `${this.schema}.commit_unit`,
+        text: `SELECT * FROM "${this.schema}".commit_unit($1, $2, $3, $4::text[], $5::int[], $6::bigint[], $7::text[], $8::int[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::text[], $14::int[], $15::bigint[], $16::text[], $17::int[], $18::text[], $19::bytea[], $20::text[], $21::int[], $22::text[], $23::text[], $24::int[], $25::bigint[], $26::text[])`,
+        values,
+      });
+      rows = r.rows;
+    } catch (err) {
+      if (codeOf(err) === "LNF01" && member !== undefined) {
+        const first = f[0];
+        throw fencedError(member.group, first?.topic ?? "?", first?.partition ?? -1, member.id);
+      }
+      throw err;
+    }
+    const bases = new Map(rows.map((r) => [tpKey(r.out_topic, r.out_partition), BigInt(r.out_base)]));
+    const results = placed.map(({ r, partition }) => {
+      const key = tpKey(r.topic, partition);
+      const offset = bases.get(key) ?? 0n;
+      bases.set(key, offset + 1n);
+      return { topic: r.topic, partition, offset };
+    });
+    // Local consumers need not wait for the NOTIFY round trip.
+    for (const row of rows) this.wakeups.notify(row.out_topic, row.out_partition);
+    return results;
+  }
+
+  // ---- reads --------------------------------------------------------------------------------
+
+  async readBatch(topic: string, partition: number, from: bigint, max: number): Promise<LogRecord[]> {
+    this.check(topic, partition);
+    const r = await this.query<{ offset: string; key: string; value: Buffer; headers: Record<string, string>; ts: string }>({
+      name: `${this.schema}.read`,
+      text: `SELECT "offset", key, value, headers, ts FROM "${this.schema}".records WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
+      values: [topic, partition, from.toString(), max],
+    });
+    return r.rows.map((row) => ({
+      topic,
+      partition,
+      offset: BigInt(row.offset),
+      key: row.key,
+      value: new Uint8Array(row.value),
+      headers: row.headers,
+      timestamp: Number(row.ts),
+    }));
+  }
+
+  async *readPartition(topic: string, partition: number, from: bigint): AsyncIterable<LogRecord> {
+    let pos = from;
+    for (;;) {
+      const batch = await this.readBatch(topic, partition, pos, 512);
+      if (batch.length === 0) return;
+      for (const r of batch) yield r;
+      pos = batch[batch.length - 1].offset + 1n;
+    }
+  }
+
+  async endOffset(topic: string, partition: number): Promise<bigint> {
+    this.check(topic, partition);
+    const r = await this.query<{ next: string }>(`SELECT next FROM "${this.schema}".partitions WHERE topic = $1 AND partition = $2`, [topic, partition]);
+    return r.rows.length === 0 ? 0n : BigInt(r.rows[0].next);
+  }
+
+  async committed(group: string, topic: string, partition: number): Promise<bigint> {
+    this.check(topic, partition);
+    const r = await this.query<{ next: string }>({
+      name: `${this.schema}.committed`,
+      text: `SELECT next FROM "${this.schema}".group_offsets WHERE grp = $1 AND topic = $2 AND partition = $3`,
+      values: [group, topic, partition],
+    });
+    return r.rows.length === 0 ? 0n : BigInt(r.rows[0].next);
+  }
+
+  // ---- groups -------------------------------------------------------------------------------
+
+  async join(group: string, topics: string[], member: GroupMember, options: JoinOptions = {}): Promise<Membership> {
+    if (this.halted()) throw this.dead ?? closedError(this.backend);
+    if (group.length === 0) throw new LannerError("GROUP_NAME_INVALID", "Consumer group name must be non-empty.");
+    for (const t of topics) this.partitionsOf(t);
+    const unique = [...new Set(topics)];
+    await this.query(`INSERT INTO "${this.schema}".group_topics (grp, topic) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [group, unique]);
+    const m = new PgMember(this, group, unique, member, options.memberId ?? randomUUID(), options.maxBatch ?? DEFAULT_MAX_BATCH, this.leaseMs);
+    this.members.add(m);
+    await m.start(this.heartbeatMs);
+    return {
+      memberId: m.id,
+      assignment: () => m.assignment(),
+      commit: (c, state) => m.commit(c, state),
+      leave: async () => {
+        await m.leave();
+        this.members.delete(m);
+      },
+    };
+  }
+
+  // ---- retention ----------------------------------------------------------------------------
+
+  async purge(now: number = Date.now()): Promise<number> {
+    await this.loadTopics();
+    let purged = 0;
+    for (const t of this.topics.values()) {
+      if (t.retentionMs === undefined) continue;
+      const cutoff = now - t.retentionMs;
+      for (let p = 0; p < t.partitions; p++) {
+        // Below every reading group's committed offset, oldest first while old enough.
+        const r = await this.query(
+          `WITH bound AS (
+             SELECT LEAST(
+               (SELECT next FROM "${this.schema}".partitions WHERE topic = $1 AND partition = $2),
+               COALESCE((SELECT min(COALESCE(o.next, 0)) FROM "${this.schema}".group_topics gt
+                         LEFT JOIN "${this.schema}".group_offsets o ON o.grp = gt.grp AND o.topic = gt.topic AND o.partition = $2
+                         WHERE gt.topic = $1), 9223372036854775807)) AS b
+           ), young AS (
+             SELECT min("offset") AS y FROM "${this.schema}".records, bound
+             WHERE topic = $1 AND partition = $2 AND "offset" < bound.b AND ts >= $3
+           )
+           DELETE FROM "${this.schema}".records r USING bound, young
+           WHERE r.topic = $1 AND r.partition = $2 AND r."offset" < LEAST(bound.b, COALESCE(young.y, bound.b))`,
+          [t.name, p, cutoff],
+        );
+        purged += r.rowCount ?? 0;
+      }
+    }
+    return purged;
+  }
+
+  // ---- state --------------------------------------------------------------------------------
+
+  stateStore(name: string, partition: number): StateStore {
+    validateStoreName(name);
+    const key = `${name}/${partition}`;
+    let s = this.stores.get(key);
+    if (s === undefined) {
+      s = new PostgresStateStore(this.pool, this.schema, (batch) => this.commitUnit(undefined, { produce: [], offsets: [] }, [batch], []).then(() => undefined), name, partition);
+      this.stores.set(key, s);
+    }
+    return s;
+  }
+
+  onFatal(listener: FatalListener): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
+  }
+
+  /** Stops delivery and heartbeats, frees this process's leases (best effort) and disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const alive = this.dead === undefined;
+    for (const m of this.members) m.halt();
+    await Promise.allSettled([...this.members].map((m) => m.stopped()));
+    if (alive) {
+      for (const m of this.members) await m.release().catch(() => undefined);
+    }
+    this.closed = true;
+    this.members.clear();
+    await this.listener.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /** Members' access to the pool under the fatal-error policy. */
+  source(group: string): DeliverySource {
+    return {
+      wakeups: this.wakeups,
+      read: (t, p, from, max) => this.readBatch(t, p, from, max),
+      committed: (t, p) => this.committed(group, t, p),
+      halted: () => this.halted(),
+    };
+  }
+}
+
+/** One member of a group in this process: heartbeats, rebalancing, fenced commits. */
+class PgMember {
+  private readonly owned = new Map<string, Owned>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private rerun = false;
+  private active = true;
+  private readonly s: string;
+  private readonly src: DeliverySource;
+
+  constructor(
+    private readonly log: PostgresLog,
+    readonly group: string,
+    private readonly topics: string[],
+    private readonly impl: GroupMember,
+    readonly id: string,
+    private readonly maxBatch: number,
+    private readonly leaseMs: number,
+  ) {
+    this.s = log.schema;
+    this.src = log.source(group);
+  }
+
+  async start(heartbeatMs: number): Promise<void> {
+    await this.log.query(
+      `INSERT INTO "${this.s}".group_members (grp, member, topics, expires_at) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+       ON CONFLICT (grp, member) DO UPDATE SET topics = EXCLUDED.topics, expires_at = EXCLUDED.expires_at`,
+      [this.group, this.id, this.topics, this.leaseMs],
+    );
+    await this.log.announce(this.group);
+    this.timer = setInterval(() => this.schedule(), heartbeatMs);
+    await this.schedule();
+  }
+
+  assignment(): TopicPartition[] {
+    return [...this.owned.values()].map((o) => ({ ...o.delivery.tp }));
+  }
+
+  /** Runs a reconcile now, or once more after the running one. */
+  schedule(): Promise<void> {
+    if (!this.active || this.log.halted()) return Promise.resolve();
+    if (this.running !== undefined) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.rerun = false;
+        try {
+          await this.reconcile();
+        } catch (err) {
+          // Connection failures already made the log fatal; anything else is reported and retried next heartbeat.
+          if (!this.log.halted()) this.impl.onError?.(err, { topic: this.topics[0] ?? "", partition: -1 });
+        }
+      } while (this.rerun && this.active && !this.log.halted());
+      this.running = undefined;
+    })();
+    return this.running;
+  }
+
+  private async reconcile(): Promise<void> {
+    const s = this.s;
+    const interval = this.leaseMs;
+    // 1. Heartbeat: the member row and every lease still ours; anything else we held is lost.
+    await this.log.query(
+      `INSERT INTO "${s}".group_members (grp, member, topics, expires_at) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
+       ON CONFLICT (grp, member) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
+      [this.group, this.id, this.topics, interval],
+    );
+    const mine = await this.log.query<{ topic: string; partition: number; epoch: string }>(
+      `UPDATE "${s}".leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2 RETURNING topic, partition, epoch`,
+      [this.group, this.id, interval],
+    );
+    const held = new Map(mine.rows.map((r) => [tpKey(r.topic, r.partition), BigInt(r.epoch)]));
+    const lost = [...this.owned.entries()].filter(([k, o]) => held.get(k) !== o.epoch);
+    if (lost.length > 0) await this.revoke(lost, false);
+    if (!this.active || this.log.halted()) return;
+
+    // 2. The live members, and this member's share.
+    const live = await this.log.query<{ member: string; topics: string[] }>(
+      `SELECT member, topics FROM "${s}".group_members WHERE grp = $1 AND expires_at > now() ORDER BY member`,
+      [this.group],
+    );
+    const target = new Set<string>();
+    for (const topic of this.topics) {
+      const subs = live.rows.filter((r) => r.topics.includes(topic)).map((r) => r.member);
+      const i = subs.indexOf(this.id);
+      if (i < 0) continue;
+      for (const p of rangeAssign(this.log.partitionsOf(topic), subs.length)[i]) target.add(tpKey(topic, p));
+    }
+
+    // 3. Release what is no longer ours, so its new owner can claim it.
+    const extra = [...this.owned.entries()].filter(([k]) => !target.has(k));
+    if (extra.length > 0) {
+      await this.revoke(extra, true);
+      await this.log.announce(this.group);
+    }
+    if (!this.active || this.log.halted()) return;
+
+    // 4. Claim our share where the lease is free, expired or already ours.
+    const wanted = [...target].filter((k) => !this.owned.has(k)).map((k) => {
+      const [topic, p] = k.split("\u0000");
+      return { topic, partition: Number(p) };
+    });
+    if (wanted.length === 0) return;
+    const claimed = await this.log.query<{ topic: string; partition: number; epoch: string }>(
+      `INSERT INTO "${s}".leases AS l (grp, topic, partition, owner, epoch, expires_at)
+         SELECT $1, u.t, u.p, $2, 1, now() + $5 * interval '1 millisecond' FROM unnest($3::text[], $4::int[]) AS u(t, p)
+       ON CONFLICT (grp, topic, partition) DO UPDATE SET owner = EXCLUDED.owner, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
+         WHERE l.owner IS NULL OR l.expires_at IS NULL OR l.expires_at < now() OR l.owner = EXCLUDED.owner
+       RETURNING topic, partition, epoch`,
+      [this.group, this.id, wanted.map((w) => w.topic), wanted.map((w) => w.partition), interval],
+    );
+    if (claimed.rows.length === 0) return;
+    const offsets = await this.log.query<{ topic: string; partition: number; next: string }>(
+      `SELECT topic, partition, next FROM "${s}".group_offsets WHERE grp = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
+      [this.group, claimed.rows.map((r) => r.topic), claimed.rows.map((r) => r.partition)],
+    );
+    const next = new Map(offsets.rows.map((r) => [tpKey(r.topic, r.partition), BigInt(r.next)]));
+    const added: AssignedPartition[] = [];
+    const deliveries: Delivery[] = [];
+    for (const r of claimed.rows) {
+      const k = tpKey(r.topic, r.partition);
+      const d = newDelivery({ topic: r.topic, partition: r.partition }, next.get(k) ?? 0n);
+      this.owned.set(k, { delivery: d, epoch: BigInt(r.epoch) });
+      deliveries.push(d);
+      added.push({ topic: r.topic, partition: r.partition, next: d.position });
+    }
+    await this.impl.onAssign(added);
+    for (const d of deliveries) if (!d.stopped && !this.log.halted()) startDelivery(d, this.impl, this.maxBatch, this.src);
+  }
+
+  /** Stops delivery of `entries`, waits for their commits, optionally frees the leases, then tells the member. */
+  private async revoke(entries: Array<[string, Owned]>, free: boolean): Promise<void> {
+    await Promise.all(entries.map(([, o]) => stopDelivery(o.delivery)));
+    await Promise.allSettled([...this.pending]);
+    if (free) {
+      await this.log.query(
+        `UPDATE "${this.s}".leases SET owner = NULL, expires_at = NULL
+         WHERE grp = $1 AND owner = $2 AND (topic, partition, epoch) IN (SELECT * FROM unnest($3::text[], $4::int[], $5::bigint[]))`,
+        [this.group, this.id, entries.map(([, o]) => o.delivery.tp.topic), entries.map(([, o]) => o.delivery.tp.partition), entries.map(([, o]) => o.epoch.toString())],
+      );
+    }
+    for (const [k] of entries) this.owned.delete(k);
+    await this.impl.onRevoke(entries.map(([, o]) => ({ ...o.delivery.tp })));
+  }
+
+  commit(c: Commit, state?: StateBatch | StateBatch[]): Promise<AppendResult[]> {
+    const fence: Array<TopicPartition & { epoch: bigint }> = [];
+    const seen = new Set<string>();
+    for (const tp of [...c.offsets, ...(c.fence ?? [])]) {
+      const k = tpKey(tp.topic, tp.partition);
+      const o = this.owned.get(k);
+      if (!this.active || o === undefined) return Promise.reject(fencedError(this.group, tp.topic, tp.partition, this.id));
+      if (!seen.has(k)) fence.push({ topic: tp.topic, partition: tp.partition, epoch: o.epoch });
+      seen.add(k);
+    }
+    const p = this.log.commitUnit({ group: this.group, id: this.id }, c, stateList(state), fence);
+    this.pending.add(p);
+    const forget = () => this.pending.delete(p);
+    p.then(forget, (err: unknown) => {
+      forget();
+      // A fenced commit means a lease moved: find out now rather than at the next heartbeat.
+      if (err instanceof LannerError && err.code === "FENCED") void this.schedule();
+    });
+    return p;
+  }
+
+  async leave(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.running;
+    const all = [...this.owned.entries()];
+    if (this.log.halted()) {
+      await Promise.allSettled(all.map(([, o]) => stopDelivery(o.delivery)));
+      return;
+    }
+    await this.revoke(all, true);
+    await this.log.query(`DELETE FROM "${this.s}".group_members WHERE grp = $1 AND member = $2`, [this.group, this.id]);
+    await this.log.announce(this.group);
+  }
+
+  /** Stops heartbeats and delivery without calling the member back (close, fatal error). */
+  halt(): void {
+    this.active = false;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    for (const o of this.owned.values()) {
+      o.delivery.stopped = true;
+      o.delivery.interrupt?.();
+    }
+  }
+
+  /** Settles when delivery loops and the running reconcile ended. */
+  async stopped(): Promise<void> {
+    await Promise.allSettled([this.running, ...[...this.owned.values()].map((o) => o.delivery.done)]);
+  }
+
+  /** Frees this member's leases and member row (on close), without callbacks. */
+  async release(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+    await this.log.query(`UPDATE "${this.s}".leases SET owner = NULL, expires_at = NULL WHERE grp = $1 AND owner = $2`, [this.group, this.id]);
+    await this.log.query(`DELETE FROM "${this.s}".group_members WHERE grp = $1 AND member = $2`, [this.group, this.id]);
+    await this.log.announce(this.group);
+  }
+}
