@@ -188,8 +188,10 @@ class ParseRun {
       }
     }
     if (!common || !props) return undefined;
-    const { id: _id, type: _type, ...rest } = common;
-    return { id: common.id, type: canonical as string, ...rest, ...props, ...children, ...branches } as Task;
+    // The common schema lets every key through; keep only the common fields from its output.
+    const commonFields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(common)) if (TASK_COMMON_KEYS.has(k) && k !== "id" && k !== "type") commonFields[k] = v;
+    return { id: common.id, type: canonical as string, ...commonFields, ...props, ...children, ...branches } as Task;
   }
 
   trigger(raw: unknown, path: PathSegment[]): Trigger | undefined {
@@ -289,7 +291,14 @@ export function parseFlow(yamlText: string, opts: { registry?: TaskRegistry } = 
   if (Array.isArray(rawFlow.outputs)) duplicates(rawFlow.outputs, ["outputs"], "output", run);
 
   if (run.issues.length || !shell) {
-    const errors = run.issues.map((iss): FlowIssue => {
+    const seen = new Set<string>();
+    const errors = run.issues.filter((iss) => {
+      // A child list entry that is not a map is reported by its parent's schema and by the child walk.
+      const key = `${formatPath(iss.path)}\u0000${iss.message}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    }).map((iss): FlowIssue => {
       const position = source.locate(iss.path, { key: iss.atKey });
       const path = formatPath(iss.path);
       return { path, line: position.line, column: position.column, code: iss.code, message: path ? `${path}: ${iss.message}` : iss.message };
