@@ -1,0 +1,340 @@
+import { LannerError } from "../../common/errors.js";
+import { isTerminal, type Execution } from "../../processors/executor/model.js";
+import type { Flow } from "../../schemas/flow-types.js";
+import {
+  levelRank,
+  type ExecutionQuery,
+  type ExecutionUpsert,
+  type FlowKey,
+  type FlowRevision,
+  type LogEntry,
+  type LogLevel,
+  type LogQuery,
+  type Page,
+  type Repository,
+  type SaveFlowResult,
+  type StoredExecution,
+} from "../repository.js";
+import { TerminalWaiters } from "../terminal-waiters.js";
+import { pageOf, dedupeUpserts } from "../query.js";
+import { repositoryDdl } from "./ddl.js";
+import { quoteIdent, type SqlClient, type SqlQueryable } from "./sql-client.js";
+
+/** Options of `SqlRepository`. */
+export interface SqlRepositoryOptions {
+  client: SqlClient;
+  /** The schema holding the tables (created when missing); default `lanner`. */
+  schema?: string;
+  /** Closes `client` on `close()`; default true. */
+  ownsClient?: boolean;
+}
+
+// Keeps every statement well under Postgres's 65,535 bind parameters.
+const ROWS_PER_STATEMENT = 400;
+
+type Row = Record<string, unknown>;
+
+function iso(v: unknown): string {
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === "string") return new Date(v).toISOString();
+  throw new LannerError("REPOSITORY_CORRUPT", `expected a timestamp, got ${typeof v}`);
+}
+
+function json<T>(v: unknown): T {
+  // pg and PGlite parse jsonb already; a text column would come as a string.
+  return (typeof v === "string" ? JSON.parse(v) : v) as T;
+}
+
+function toFlowRevision(r: Row): FlowRevision {
+  return {
+    tenantId: String(r.tenant_id),
+    namespace: String(r.namespace),
+    id: String(r.id),
+    revision: Number(r.revision),
+    source: String(r.source),
+    flow: json<Flow>(r.flow),
+    deleted: Boolean(r.deleted),
+    updated: iso(r.updated),
+  };
+}
+
+function toLogEntry(r: Row): LogEntry {
+  const e: LogEntry = {
+    id: String(r.id),
+    tenantId: String(r.tenant_id),
+    namespace: String(r.namespace),
+    flowId: String(r.flow_id),
+    executionId: String(r.execution_id),
+    level: String(r.level) as LogLevel,
+    message: String(r.message),
+    timestamp: iso(r.ts),
+  };
+  if (r.task_run_id !== null && r.task_run_id !== undefined) e.taskRunId = String(r.task_run_id);
+  if (r.task_id !== null && r.task_id !== undefined) e.taskId = String(r.task_id);
+  if (r.attempt !== null && r.attempt !== undefined) e.attemptNumber = Number(r.attempt);
+  if (r.worker_id !== null && r.worker_id !== undefined) e.workerId = String(r.worker_id);
+  return e;
+}
+
+/** Escapes LIKE wildcards so a namespace matches literally. */
+function likePrefix(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** Multi-row VALUES placeholders: `($1,$2),($3,$4)` for 2 rows of 2 columns, with optional casts. */
+function placeholders(rows: number, casts: string[]): string {
+  const out: string[] = [];
+  let n = 1;
+  for (let i = 0; i < rows; i++) out.push(`(${casts.map((c) => `$${n++}${c}`).join(",")})`);
+  return out.join(",");
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The repository in SQL, one code path for a Postgres server (its own schema) and for PGlite.
+ * Terminal executions are announced with NOTIFY on a channel named after the schema, so a webserver
+ * in another process waiting for an execution wakes when the indexer writes it.
+ */
+export class SqlRepository implements Repository {
+  private readonly client: SqlClient;
+  private readonly s: string;
+  private readonly channel: string;
+  private readonly ownsClient: boolean;
+  private readonly waiters = new TerminalWaiters();
+  private listening: Promise<() => Promise<void>> | undefined;
+  private closed = false;
+
+  constructor(opts: SqlRepositoryOptions) {
+    const schema = opts.schema ?? "lanner";
+    this.client = opts.client;
+    this.s = quoteIdent(schema);
+    this.channel = `${schema}_execution_ended`.slice(0, 63);
+    this.ownsClient = opts.ownsClient ?? true;
+  }
+
+  async init(): Promise<void> {
+    // Two processes starting at once would race on CREATE … IF NOT EXISTS; serialise them.
+    await this.client.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`lanner-repository-ddl:${this.s}`]);
+      for (const stmt of repositoryDdl(this.s)) await tx.query(stmt);
+    });
+  }
+
+  // ---- flows -----------------------------------------------------------------------------------
+
+  async saveFlow(key: FlowKey, source: string, flow: Flow): Promise<SaveFlowResult> {
+    return this.client.transaction(async (tx) => {
+      // Revision numbers are assigned under a per-flow lock, so two saves never pick the same one.
+      await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`lanner-flow:${key.tenantId}/${key.namespace}/${key.id}`]);
+      const latest = await this.latestRevision(tx, key);
+      if (latest && !latest.deleted && latest.source === source) return { revision: latest, created: false };
+      const revision = (latest?.revision ?? 0) + 1;
+      const stored: Flow = { ...flow, revision };
+      const r = await tx.query(
+        `INSERT INTO ${this.s}.repo_flows (tenant_id, namespace, id, revision, source, flow, deleted, updated)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, false, now()) RETURNING *`,
+        [key.tenantId, key.namespace, key.id, revision, source, JSON.stringify(stored)],
+      );
+      return { revision: toFlowRevision(r.rows[0]), created: true };
+    });
+  }
+
+  private async latestRevision(q: SqlQueryable, key: FlowKey): Promise<FlowRevision | undefined> {
+    const r = await q.query(
+      `SELECT * FROM ${this.s}.repo_flows WHERE tenant_id = $1 AND namespace = $2 AND id = $3 ORDER BY revision DESC LIMIT 1`,
+      [key.tenantId, key.namespace, key.id],
+    );
+    return r.rows[0] ? toFlowRevision(r.rows[0]) : undefined;
+  }
+
+  async getFlow(key: FlowKey, revision?: number): Promise<FlowRevision | undefined> {
+    if (revision === undefined) {
+      const latest = await this.latestRevision(this.client, key);
+      return latest && !latest.deleted ? latest : undefined;
+    }
+    const r = await this.client.query(
+      `SELECT * FROM ${this.s}.repo_flows WHERE tenant_id = $1 AND namespace = $2 AND id = $3 AND revision = $4`,
+      [key.tenantId, key.namespace, key.id, revision],
+    );
+    return r.rows[0] ? toFlowRevision(r.rows[0]) : undefined;
+  }
+
+  async listFlows(tenantId: string, namespace?: string): Promise<FlowRevision[]> {
+    const params: unknown[] = [tenantId];
+    let where = "tenant_id = $1";
+    if (namespace !== undefined) {
+      params.push(namespace, `${likePrefix(namespace)}.%`);
+      where += " AND (namespace = $2 OR namespace LIKE $3)";
+    }
+    const r = await this.client.query(
+      `SELECT * FROM (
+         SELECT DISTINCT ON (namespace, id) * FROM ${this.s}.repo_flows WHERE ${where}
+         ORDER BY namespace, id, revision DESC
+       ) latest WHERE NOT deleted ORDER BY namespace, id`,
+      params,
+    );
+    return r.rows.map(toFlowRevision);
+  }
+
+  async listFlowRevisions(key: FlowKey): Promise<FlowRevision[]> {
+    const r = await this.client.query(
+      `SELECT * FROM ${this.s}.repo_flows WHERE tenant_id = $1 AND namespace = $2 AND id = $3 ORDER BY revision`,
+      [key.tenantId, key.namespace, key.id],
+    );
+    return r.rows.map(toFlowRevision);
+  }
+
+  async deleteFlow(key: FlowKey): Promise<boolean> {
+    return this.client.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`lanner-flow:${key.tenantId}/${key.namespace}/${key.id}`]);
+      const latest = await this.latestRevision(tx, key);
+      if (!latest || latest.deleted) return false;
+      await tx.query(
+        `INSERT INTO ${this.s}.repo_flows (tenant_id, namespace, id, revision, source, flow, deleted, updated)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, true, now())`,
+        [key.tenantId, key.namespace, key.id, latest.revision + 1, latest.source, JSON.stringify({ ...latest.flow, revision: latest.revision + 1 })],
+      );
+      return true;
+    });
+  }
+
+  // ---- executions ------------------------------------------------------------------------------
+
+  async upsertExecutions(rows: ExecutionUpsert[]): Promise<void> {
+    const unique = dedupeUpserts(rows);
+    if (unique.length === 0) return;
+    const ended = unique.filter((r) => isTerminal(r.execution.state.current)).map((r) => r.execution.id);
+    await this.client.transaction(async (tx) => {
+      for (const part of chunks(unique, ROWS_PER_STATEMENT)) {
+        const params: unknown[] = [];
+        for (const { execution: e, version, fold } of part) {
+          params.push(e.id, e.tenantId, e.namespace, e.flowId, e.state.current, e.startDate, e.endDate ?? null,
+            version.toString(), JSON.stringify(e), fold === undefined ? null : JSON.stringify(fold));
+        }
+        await tx.query(
+          `INSERT INTO ${this.s}.repo_executions AS x (id, tenant_id, namespace, flow_id, state, start_date, end_date, version, execution, fold)
+           VALUES ${placeholders(part.length, ["", "", "", "", "", "::timestamptz", "::timestamptz", "::bigint", "::jsonb", "::jsonb"])}
+           ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, namespace = EXCLUDED.namespace,
+             flow_id = EXCLUDED.flow_id, state = EXCLUDED.state, start_date = EXCLUDED.start_date,
+             end_date = EXCLUDED.end_date, version = EXCLUDED.version, execution = EXCLUDED.execution, fold = EXCLUDED.fold
+           WHERE x.version < EXCLUDED.version`,
+          params,
+        );
+      }
+      // Delivered at commit, to webservers of other processes waiting for these executions.
+      for (const id of ended) await tx.query("SELECT pg_notify($1, $2)", [this.channel, id]);
+    });
+    this.waiters.wake(ended);
+  }
+
+  async getExecution(id: string): Promise<Execution | undefined> {
+    const r = await this.client.query(`SELECT execution FROM ${this.s}.repo_executions WHERE id = $1`, [id]);
+    return r.rows[0] ? json<Execution>(r.rows[0].execution) : undefined;
+  }
+
+  async getStoredExecutions(ids: string[]): Promise<Map<string, StoredExecution>> {
+    const out = new Map<string, StoredExecution>();
+    const unique = [...new Set(ids)];
+    for (const part of chunks(unique, 1000)) {
+      const ph = part.map((_, i) => `$${i + 1}`).join(",");
+      const r = await this.client.query(`SELECT id, version, execution, fold FROM ${this.s}.repo_executions WHERE id IN (${ph})`, part);
+      for (const row of r.rows) {
+        const stored: StoredExecution = { execution: json<Execution>(row.execution), version: BigInt(String(row.version)) };
+        if (row.fold !== null && row.fold !== undefined) stored.fold = json<unknown>(row.fold);
+        out.set(String(row.id), stored);
+      }
+    }
+    return out;
+  }
+
+  async searchExecutions(q: ExecutionQuery): Promise<Page<Execution>> {
+    const { page, size } = pageOf(q);
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (q.tenantId !== undefined) where.push(`tenant_id = ${p(q.tenantId)}`);
+    if (q.namespace !== undefined) where.push(`(namespace = ${p(q.namespace)} OR namespace LIKE ${p(`${likePrefix(q.namespace)}.%`)})`);
+    if (q.flowId !== undefined) where.push(`flow_id = ${p(q.flowId)}`);
+    if (q.states !== undefined && q.states.length > 0) where.push(`state IN (${q.states.map((s) => p(s)).join(",")})`);
+    if (q.startDate !== undefined) where.push(`start_date >= ${p(q.startDate)}::timestamptz`);
+    if (q.endDate !== undefined) where.push(`start_date < ${p(q.endDate)}::timestamptz`);
+    const cond = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const count = await this.client.query(`SELECT count(*) AS n FROM ${this.s}.repo_executions ${cond}`, params);
+    const rows = await this.client.query(
+      `SELECT execution FROM ${this.s}.repo_executions ${cond} ORDER BY start_date DESC, id LIMIT ${size} OFFSET ${(page - 1) * size}`,
+      params,
+    );
+    return { results: rows.rows.map((r) => json<Execution>(r.execution)), total: Number(count.rows[0]?.n ?? 0) };
+  }
+
+  async waitForTerminal(id: string, timeoutMs: number): Promise<Execution | undefined> {
+    if (this.closed) return undefined;
+    await this.ensureListening();
+    return this.waiters.wait(id, timeoutMs, () => this.getExecution(id));
+  }
+
+  private async ensureListening(): Promise<void> {
+    if (!this.listening) {
+      this.listening = this.client.listen(this.channel, (id) => this.waiters.wake([id]), () => this.waiters.wakeAll());
+      this.listening.catch(() => {
+        // Let the next waiter try again; this one fails with the error.
+        this.listening = undefined;
+      });
+    }
+    await this.listening;
+  }
+
+  // ---- logs --------------------------------------------------------------------------------------
+
+  async appendLogs(entries: LogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.client.transaction(async (tx) => {
+      for (const part of chunks(entries, ROWS_PER_STATEMENT)) {
+        const params: unknown[] = [];
+        for (const e of part) {
+          params.push(e.id, e.executionId, e.tenantId, e.namespace, e.flowId, e.taskRunId ?? null, e.taskId ?? null,
+            e.attemptNumber ?? null, e.level, levelRank(e.level), e.message, e.timestamp, e.workerId ?? null);
+        }
+        await tx.query(
+          `INSERT INTO ${this.s}.repo_logs (id, execution_id, tenant_id, namespace, flow_id, task_run_id, task_id, attempt, level, level_rank, message, ts, worker_id)
+           VALUES ${placeholders(part.length, ["", "", "", "", "", "", "", "::integer", "", "::smallint", "", "::timestamptz", ""])}
+           ON CONFLICT (id) DO NOTHING`,
+          params,
+        );
+      }
+    });
+  }
+
+  async listLogs(executionId: string, q: LogQuery = {}): Promise<LogEntry[]> {
+    const params: unknown[] = [executionId];
+    let where = "execution_id = $1";
+    if (q.taskRunId !== undefined) {
+      params.push(q.taskRunId);
+      where += ` AND task_run_id = $${params.length}`;
+    }
+    if (q.minLevel !== undefined) {
+      params.push(levelRank(q.minLevel));
+      where += ` AND level_rank >= $${params.length}`;
+    }
+    const r = await this.client.query(`SELECT * FROM ${this.s}.repo_logs WHERE ${where} ORDER BY ts, seq`, params);
+    return r.rows.map(toLogEntry);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.waiters.closeAll();
+    const l = this.listening;
+    this.listening = undefined;
+    if (l) await l.then((stop) => stop(), () => undefined);
+    if (this.ownsClient) await this.client.close();
+  }
+}
