@@ -12,7 +12,9 @@ import { shellCommandsTask } from "./shell-commands.js";
 import { shellScriptTask } from "./shell-script.js";
 import { storageWriteTask } from "./storage-write.js";
 
-export { runnableProps, COMMON_TASK_FIELDS } from "./props.js";
+export { runnableProps, parseProps, COMMON_TASK_FIELDS } from "./props.js";
+export { DEFAULT_KILL_GRACE_MS } from "./shell-exec.js";
+export { runProcess, type ProcessSpec, type ProcessOutcome } from "./process-runner.js";
 
 /** Every runnable task type (run by a worker). */
 export const runnableDefinitions: TaskDefinition[] = [
