@@ -224,7 +224,13 @@ export class ExecutorHarness {
 
   private work(job: WorkerJob): void {
     this.queue.push(this.startedInput(job));
-    const answer = this.answer(job.task, job.vars, job);
+    let answer: WorkerAnswer;
+    try {
+      answer = this.answer(job.task, job.vars, job);
+    } catch (err) {
+      // a real worker reports a task that throws (a template that does not render…) as FAILED
+      answer = { state: "FAILED", error: { message: err instanceof Error ? err.message : String(err) } };
+    }
     if (answer === "hang") this.pendingJobs.push(job);
     else this.queue.push(this.result(job, answer));
   }
