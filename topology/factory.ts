@@ -1,0 +1,48 @@
+/**
+ * Opens a Log backend by name: `memory` (tests), `embedded` (default; `<dataDir>/log`),
+ * `postgres` (`postgresUrl`, `schema`). Like BullMQ's adapters, the Log owns its connections.
+ */
+import { join } from "node:path";
+import { LannerError } from "../common/errors.js";
+import { EmbeddedLog } from "./embedded/embedded-log.js";
+import type { Log } from "./log.js";
+import { MemoryLog } from "./memory/memory-log.js";
+import { PostgresLog } from "./postgres/postgres-log.js";
+
+export type LogBackend = "memory" | "embedded" | "postgres";
+
+export interface OpenLogOptions {
+  backend: LogBackend;
+  /** Embedded: the data directory (default `./.lanner`). */
+  dataDir?: string;
+  /** Embedded: `os` (default, survives a process crash) or `fsync` (survives a machine crash). */
+  durability?: "fsync" | "os";
+  /** Postgres: connection URL. */
+  postgresUrl?: string;
+  /** Postgres: schema of the log's tables (default `lanner`). */
+  schema?: string;
+  /** Postgres: lease duration (default 5000 ms) and heartbeat period (default 1000 ms). */
+  leaseMs?: number;
+  heartbeatMs?: number;
+}
+
+export async function openLog(options: OpenLogOptions): Promise<Log> {
+  switch (options.backend) {
+    case "memory":
+      return new MemoryLog();
+    case "embedded":
+      return EmbeddedLog.open({ dataDir: options.dataDir ?? join(process.cwd(), ".lanner"), durability: options.durability });
+    case "postgres":
+      if (options.postgresUrl === undefined || options.postgresUrl === "") {
+        throw new LannerError("CONFIG_INVALID", "The postgres backend needs a connection URL (--postgres-url or postgres.url in the configuration).");
+      }
+      return PostgresLog.open({
+        url: options.postgresUrl,
+        schema: options.schema,
+        leaseMs: options.leaseMs,
+        heartbeatMs: options.heartbeatMs,
+      });
+    default:
+      throw new LannerError("CONFIG_INVALID", `Unknown log backend ${JSON.stringify((options as { backend: unknown }).backend)}: use memory, embedded or postgres.`);
+  }
+}
