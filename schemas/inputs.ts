@@ -1,4 +1,5 @@
 import { parse as parseYaml } from "yaml";
+import { renderTyped } from "../expressions/index.js";
 import { isDuration, parseDuration } from "./duration.js";
 import type { Flow, Input, InputType } from "./flow-types.js";
 import { show } from "./primitives.js";
@@ -14,12 +15,13 @@ export interface InputIssue {
 
 /** Options of `coerceInputs`. */
 export interface CoerceOptions {
-  /** The time defaults are rendered at (epoch ms); passed to `render`. */
+  /** The time defaults are rendered at (epoch ms), what `now()` returns in them; default: the clock. */
   now?: number;
+  /** Variables a default written as an expression sees (flow, execution, labels…); default none. */
+  vars?: Record<string, unknown>;
   /**
-   * Renders a default written as an expression (`{{ now() }}`) before it is coerced. Kestra renders
-   * input defaults; callers that have the execution context pass a renderer. Without one, such a
-   * default is kept as written.
+   * Renders a default written as an expression (`{{ now() }}`) before it is coerced, as Kestra
+   * does. Default: the expression engine (`expressions/index.ts`) with `vars` and `now`.
    */
   render?: (template: string, now: number | undefined) => unknown;
 }
@@ -232,12 +234,15 @@ export function coerceInputs(flow: Pick<Flow, "inputs">, given: Record<string, u
     } else if (def.defaults !== undefined && def.defaults !== null) {
       value = def.defaults;
       if (isExpression(value)) {
-        if (!opts.render) {
-          // Nothing to render with: keep the expression for the caller to render later.
-          inputs[def.id] = value;
+        const template = value;
+        try {
+          value = opts.render
+            ? opts.render(template, opts.now)
+            : renderTyped(template, opts.vars ?? {}, { services: { now: () => opts.now ?? Date.now() } });
+        } catch (err) {
+          errors.push({ input: def.id, code: "INPUT_INVALID", message: `${def.id}: the default ${show(template)} could not be rendered: ${err instanceof Error ? err.message : String(err)}` });
           continue;
         }
-        value = opts.render(value, opts.now);
       }
     } else {
       if (def.required) errors.push({ input: def.id, code: "INPUT_REQUIRED", message: `${def.id}: a value is required (${describeType(def)})` });

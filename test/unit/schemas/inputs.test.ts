@@ -142,11 +142,21 @@ describe("coerceInputs: required, defaults, unknown inputs", () => {
     expect(coerceInputs(flow, { b: "x", d: "true", extra: 1 })).toEqual({ ok: true, inputs: { a: 5, b: "x", d: true } });
   });
 
-  it("a default written as an expression is rendered when a renderer is given, kept otherwise", () => {
-    const flow = flowWith({ id: "when", type: "DATETIME", defaults: "{{ now() }}" });
-    expect(coerceInputs(flow, {})).toEqual({ ok: true, inputs: { when: "{{ now() }}" } });
-    const rendered = coerceInputs(flow, {}, { now: Date.UTC(2024, 0, 2), render: (_t, now) => new Date(now ?? 0).toISOString() });
-    expect(rendered).toEqual({ ok: true, inputs: { when: "2024-01-02T00:00:00Z" } });
+  it("a default written as an expression is rendered (by the expression engine, or the given renderer)", () => {
+    const flow = flowWith({ id: "when", type: "DATETIME", defaults: "{{ now() }}" }, { id: "who", type: "STRING", defaults: "{{ flow.id }}-x" });
+    const now = Date.UTC(2024, 0, 2, 3, 4, 5);
+    expect(coerceInputs(flow, {}, { now, vars: { flow: { id: "f1" } } })).toEqual({ ok: true, inputs: { when: "2024-01-02T03:04:05Z", who: "f1-x" } });
+    const custom = coerceInputs(flowWith({ id: "when", type: "DATETIME", defaults: "{{ anything }}" }), {}, { now, render: (_t, at) => new Date(at ?? 0).toISOString() });
+    expect(custom).toEqual({ ok: true, inputs: { when: "2024-01-02T03:04:05Z" } });
+  });
+
+  it("a default expression that fails to render or renders a bad value is an input error", () => {
+    const r = coerceInputs(flowWith({ id: "n", type: "INT", defaults: "{{ 'abc' }}" }, { id: "m", type: "STRING", defaults: "{{ nope( }}" }), {});
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.map((e) => [e.input, e.code])).toEqual([["n", "INPUT_INVALID"], ["m", "INPUT_INVALID"]]);
+    expect(r.errors[0].message).toBe("n: expected a whole number such as 42, got 'abc'");
+    expect(r.errors[1].message).toMatch(/^m: the default '\{\{ nope\( \}\}' could not be rendered: /);
   });
 
   it("works on inputs parsed from a flow (defaults and older spellings)", () => {
