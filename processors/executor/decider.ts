@@ -130,13 +130,15 @@ export class Decider {
   /** Steps queued flowables until nothing changes (bounded by the events they emit). */
   drain(step: (id: string, hints: Hints) => void): void {
     let guard = 0;
-    while (this.queue.length > 0) {
+    let head = 0;
+    while (head < this.queue.length) {
       if (++guard > 10_000_000) throw new Error("executor work queue did not settle");
-      const id = this.queue.shift() as string;
+      const id = this.queue[head++];
       const h = this.hints.get(id);
       this.hints.delete(id);
       step(id, h ?? undefined);
     }
+    this.queue.length = 0;
   }
 
   // ---- task runs ----------------------------------------------------------------------------
