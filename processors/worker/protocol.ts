@@ -56,8 +56,8 @@ export interface CancelJob {
 /** Topic `heartbeats` (key workerId): a worker's periodic sign of life. */
 export interface WorkerHeartbeat {
   workerId: string;
-  /** The worker group it serves; undefined for the default group. */
-  group?: string;
+  /** The worker group it serves; `default` for the default group. */
+  group: string;
   threads: number;
   /** Attempts running (in the final STOPPED heartbeat: the attempts handed back unfinished). */
   running: number;
