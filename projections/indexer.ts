@@ -1,0 +1,319 @@
+/**
+ * The indexer role: folds the `executions` topic (execution events) and the `logs` topic into the
+ * repository. Per delivered batch it writes once, then commits the batch's offsets — only after
+ * the repository acknowledged, so a crash in between replays the batch, which the idempotent
+ * writes (versioned executions, log line ids) make harmless. When the repository is down it
+ * retries with a growing back-off and commits nothing: executions keep running, only the read
+ * side lags, and it catches up.
+ */
+import type { Logger } from "pino";
+import { LannerError, describeError } from "../common/errors.js";
+import { applyEvent } from "../processors/executor/apply.js";
+import type { ExecutionEvent } from "../processors/executor/events.js";
+import { executionView, isTerminal, type ExecutionState } from "../processors/executor/model.js";
+import { decodeEvent, KIND, MalformedRecordError, type LogLine, type RecordCodec } from "../processors/executor/shell/records.js";
+import type { AssignedPartition, Log, LogRecord, Membership, ProduceRecord, TopicPartition } from "../topology/log.js";
+import { foldOf, stateFrom } from "./fold-state.js";
+import { LOG_LEVELS, type ExecutionUpsert, type LogEntry, type LogLevel, type Repository } from "./repository.js";
+
+/** Names of the topics the indexer reads and writes. */
+export interface IndexerTopics {
+  executions: string;
+  logs: string;
+  deadLetters: string;
+}
+
+export const DEFAULT_INDEXER_TOPICS: IndexerTopics = { executions: "executions", logs: "logs", deadLetters: "dead-letters" };
+
+/** The consumer group of every indexer instance. */
+export const INDEXER_GROUP = "indexer";
+
+export interface IndexerOptions {
+  log: Log;
+  repository: Repository;
+  logger: Logger;
+  /** Record codec (the same the executor and workers write with). */
+  codec: RecordCodec;
+  topics?: Partial<IndexerTopics>;
+  /** Most records per delivered batch; default 512. */
+  maxBatch?: number;
+  /** Back-off while the repository fails: first and largest delay (ms); default 100 and 10,000. */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** Executions kept folded in memory per partition (the rest are reloaded from the repository); default 5,000. */
+  cacheSize?: number;
+  memberId?: string;
+}
+
+/** Counters for metrics and tests. */
+export interface IndexerStats {
+  /** Events folded into executions. */
+  events: number;
+  /** Log lines stored. */
+  logLines: number;
+  /** Records sent to the dead-letters topic. */
+  deadLetters: number;
+  /** Failed repository writes (each retried). */
+  retries: number;
+}
+
+interface Cached {
+  state: ExecutionState;
+}
+
+class Stopping extends LannerError {
+  constructor() {
+    super("INDEXER_STOPPING", "the indexer is stopping", { retriable: true });
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+export class Indexer {
+  readonly stats: IndexerStats = { events: 0, logLines: 0, deadLetters: 0, retries: 0 };
+  private readonly log: Log;
+  private readonly repository: Repository;
+  private readonly logger: Logger;
+  private readonly codec: RecordCodec;
+  private readonly topics: IndexerTopics;
+  private readonly cacheSize: number;
+  /** Folded executions per `executions` partition, oldest use first (Map order). */
+  private readonly cache = new Map<number, Map<string, Cached>>();
+  private membership: Membership | undefined;
+  private joined: Promise<Membership> | undefined;
+  private stopping = false;
+  private readonly stopWaiters = new Set<() => void>();
+
+  constructor(private readonly opts: IndexerOptions) {
+    this.log = opts.log;
+    this.repository = opts.repository;
+    this.logger = opts.logger.child({ role: "indexer" });
+    this.codec = opts.codec;
+    this.topics = { ...DEFAULT_INDEXER_TOPICS, ...opts.topics };
+    this.cacheSize = opts.cacheSize ?? 5_000;
+  }
+
+  /** Joins group `indexer` on the executions and logs topics; resolves once joined. */
+  async start(): Promise<void> {
+    if (this.joined) {
+      await this.joined;
+      return;
+    }
+    this.stopping = false;
+    this.joined = this.log.join(INDEXER_GROUP, [this.topics.executions, this.topics.logs], {
+      onAssign: (assigned) => this.onAssign(assigned),
+      onRevoke: (revoked) => this.onRevoke(revoked),
+      onRecords: (batch) => this.onRecords(batch),
+      onError: (err, where) => this.logger.warn({ err: describeError(err), topic: where.topic, partition: where.partition }, "indexer delivery failed; retrying"),
+    }, { maxBatch: this.opts.maxBatch ?? 512, memberId: this.opts.memberId });
+    this.membership = await this.joined;
+    this.logger.info({ topics: [this.topics.executions, this.topics.logs] }, "indexer started");
+  }
+
+  /** Leaves the group (a batch waiting for the repository gives up; it is delivered again later). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const wake of [...this.stopWaiters]) wake();
+    const m = this.membership ?? (await this.joined?.catch(() => undefined));
+    this.membership = undefined;
+    this.joined = undefined;
+    if (m) await m.leave();
+    this.cache.clear();
+  }
+
+  /**
+   * Records of the indexer's topics not yet committed by its group (the read side's delay), summed
+   * over every partition of both topics.
+   */
+  async lag(): Promise<bigint> {
+    let total = 0n;
+    for (const topic of [this.topics.executions, this.topics.logs]) {
+      for (let p = 0; p < this.log.partitionsOf(topic); p++) {
+        const [end, committed] = await Promise.all([this.log.endOffset(topic, p), this.log.committed(INDEXER_GROUP, topic, p)]);
+        if (end > committed) total += end - committed;
+      }
+    }
+    return total;
+  }
+
+  private async onAssign(assigned: AssignedPartition[]): Promise<void> {
+    for (const a of assigned) if (a.topic === this.topics.executions) this.cache.set(a.partition, new Map());
+  }
+
+  private async onRevoke(revoked: TopicPartition[]): Promise<void> {
+    for (const r of revoked) if (r.topic === this.topics.executions) this.cache.delete(r.partition);
+  }
+
+  private async onRecords(batch: LogRecord[]): Promise<void> {
+    if (batch.length === 0) return;
+    const membership = this.membership ?? (await this.joined);
+    if (!membership) return;
+    const { topic, partition } = batch[0];
+    const next = batch[batch.length - 1].offset + 1n;
+    for (let attempt = 0; ; attempt++) {
+      let deadLetters: ProduceRecord[];
+      try {
+        deadLetters = topic === this.topics.executions ? await this.indexEvents(partition, batch) : await this.indexLogs(partition, batch);
+      } catch (err) {
+        // The fold may have been half-applied in memory: reload from the repository next time.
+        this.cache.set(partition, new Map());
+        if (this.stopping) throw new Stopping();
+        this.stats.retries++;
+        const delay = Math.min(this.opts.retryMaxMs ?? 10_000, (this.opts.retryInitialMs ?? 100) * 2 ** Math.min(attempt, 16));
+        const lag = await this.lag().catch(() => undefined);
+        this.logger.warn({ err: describeError(err), topic, partition, attempt: attempt + 1, retryInMs: delay, lag: lag?.toString() },
+          "the repository did not take the batch; retrying (executions keep running, the read side lags)");
+        await this.pause(delay);
+        if (this.stopping) throw new Stopping();
+        continue;
+      }
+      try {
+        await membership.commit({ produce: deadLetters, offsets: [{ topic, partition, next }] });
+      } catch (err) {
+        if (err instanceof LannerError && err.code === "FENCED") {
+          // The partition moved to another indexer; it replays from the committed offset.
+          this.cache.delete(partition);
+          return;
+        }
+        throw err;
+      }
+      this.stats.deadLetters += deadLetters.length;
+      return;
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.stopWaiters.add(done);
+    });
+  }
+
+  private deadLetter(rec: LogRecord, reason: string): ProduceRecord {
+    this.logger.warn({ topic: rec.topic, partition: rec.partition, offset: String(rec.offset), reason }, "record sent to dead letters");
+    return {
+      topic: this.topics.deadLetters, key: rec.key, value: rec.value,
+      headers: {
+        ...rec.headers, "lanner-dead-letter-reason": reason, "lanner-source-topic": rec.topic,
+        "lanner-source-partition": String(rec.partition), "lanner-source-offset": String(rec.offset),
+      },
+    };
+  }
+
+  /** Folds a batch of events into the executions they belong to and writes each changed one once. */
+  private async indexEvents(partition: number, batch: LogRecord[]): Promise<ProduceRecord[]> {
+    const dead: ProduceRecord[] = [];
+    const events: Array<{ rec: LogRecord; event: ExecutionEvent }> = [];
+    for (const rec of batch) {
+      try {
+        events.push({ rec, event: decodeEvent(this.codec, rec.value) });
+      } catch (err) {
+        dead.push(this.deadLetter(rec, `undecodable execution event: ${describeError(err)}`));
+      }
+    }
+    let cache = this.cache.get(partition);
+    if (!cache) {
+      cache = new Map();
+      this.cache.set(partition, cache);
+    }
+    const missing = [...new Set(events.map((e) => e.event.executionId))].filter((id) => !cache.has(id));
+    if (missing.length > 0) {
+      const stored = await this.repository.getStoredExecutions(missing);
+      for (const [id, row] of stored) {
+        const state = stateFrom(row.execution, row.fold);
+        if (state) cache.set(id, { state });
+        else this.logger.warn({ executionId: id }, "stored execution has no fold state; it is rebuilt from its creation event only");
+      }
+    }
+    const changed = new Map<string, bigint>();
+    let folded = 0;
+    for (const { rec, event } of events) {
+      const cached = cache.get(event.executionId);
+      // Already folded (a replay after a crash between write and commit): skip.
+      if (cached && event.seq <= cached.state.seq) continue;
+      if (!cached && event.type !== "ExecutionCreated") {
+        dead.push(this.deadLetter(rec, `event ${event.seq} (${event.type}) of execution ${event.executionId} comes without the execution's earlier history`));
+        continue;
+      }
+      try {
+        const state = applyEvent(cached?.state, event);
+        if (cached) {
+          // Move to the back: most recently used.
+          cache.delete(event.executionId);
+        }
+        cache.set(event.executionId, { state });
+        changed.set(event.executionId, rec.offset);
+        folded++;
+      } catch (err) {
+        dead.push(this.deadLetter(rec, `event cannot be folded: ${describeError(err)}`));
+      }
+    }
+    const rows: ExecutionUpsert[] = [];
+    for (const [id, version] of changed) {
+      const state = cache.get(id)?.state;
+      if (state) rows.push({ execution: executionView(state), version, fold: foldOf(state) });
+    }
+    await this.repository.upsertExecutions(rows);
+    this.stats.events += folded;
+    // Ended executions rarely change again; a late event reloads them from the repository.
+    for (const [id] of changed) {
+      const state = cache.get(id)?.state;
+      if (state && isTerminal(state.execution.state.current)) cache.delete(id);
+    }
+    while (cache.size > this.cacheSize) {
+      const oldest = cache.keys().next();
+      if (oldest.done) break;
+      cache.delete(oldest.value);
+    }
+    return dead;
+  }
+
+  /** Stores a batch of log lines; each line's id is its record's place, so a replay stores nothing twice. */
+  private async indexLogs(partition: number, batch: LogRecord[]): Promise<ProduceRecord[]> {
+    const dead: ProduceRecord[] = [];
+    const entries: LogEntry[] = [];
+    for (const rec of batch) {
+      try {
+        const { type, value } = this.codec.decode(rec.value);
+        if (type !== KIND.logLine) throw new MalformedRecordError(`a ${type} record does not belong on ${rec.topic}`);
+        const lines = Array.isArray(value) ? value : [value];
+        lines.forEach((line, i) => entries.push(toEntry(line, lines.length === 1 ? `${partition}:${rec.offset}` : `${partition}:${rec.offset}:${i}`)));
+      } catch (err) {
+        dead.push(this.deadLetter(rec, `undecodable log line: ${describeError(err)}`));
+      }
+    }
+    await this.repository.appendLogs(entries);
+    this.stats.logLines += entries.length;
+    return dead;
+  }
+}
+
+/** A `logs` record value → the stored entry; throws MalformedRecordError when it is not a log line. */
+function toEntry(v: unknown, id: string): LogEntry {
+  if (!isObject(v)) throw new MalformedRecordError("LogLine: the value is not an object");
+  const line = v as Partial<LogLine>;
+  if (typeof line.executionId !== "string" || line.executionId === "") throw new MalformedRecordError("LogLine: executionId must be a non-empty string");
+  if (typeof line.message !== "string") throw new MalformedRecordError("LogLine: message must be a string");
+  const level = (typeof line.level === "string" && (LOG_LEVELS as readonly string[]).includes(line.level.toUpperCase()) ? line.level.toUpperCase() : "INFO") as LogLevel;
+  const ts = typeof line.timestamp === "number" ? line.timestamp : typeof line.timestamp === "string" ? Date.parse(line.timestamp) : NaN;
+  const entry: LogEntry = {
+    id,
+    tenantId: typeof line.tenantId === "string" ? line.tenantId : "main",
+    namespace: typeof line.namespace === "string" ? line.namespace : "",
+    flowId: typeof line.flowId === "string" ? line.flowId : "",
+    executionId: line.executionId,
+    level,
+    message: line.message,
+    timestamp: new Date(Number.isFinite(ts) ? ts : 0).toISOString(),
+  };
+  if (typeof line.taskRunId === "string" && line.taskRunId !== "") entry.taskRunId = line.taskRunId;
+  if (typeof line.taskId === "string" && line.taskId !== "") entry.taskId = line.taskId;
+  if (typeof line.attempt === "number") entry.attemptNumber = line.attempt;
+  if (typeof line.workerId === "string" && line.workerId !== "") entry.workerId = line.workerId;
+  return entry;
+}
