@@ -40,7 +40,7 @@ export const RECORD_TYPES = [
 ] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
 
-type AvroSchema = Parameters<typeof avro.Type.forSchema>[0];
+export type AvroSchema = Parameters<typeof avro.Type.forSchema>[0];
 
 /** Version 1 of every record type: the generic envelope. */
 export function genericEnvelopeSchema(name: string): AvroSchema {
@@ -62,6 +62,8 @@ interface Version {
   id: number;
   recordType: string;
   type: avro.Type;
+  /** The newest schema of the record type, which decoding produces. */
+  reader: avro.Type;
   /** Resolves this (writer) version into the newest (reader) one; undefined when it is the newest. */
   resolver?: ReturnType<avro.Type["createResolver"]>;
 }
@@ -86,7 +88,7 @@ export function createEnvelopeCodec(versions: Array<[recordType: string, schemas
     const types = schemas.map((s) => avro.Type.forSchema(s));
     const reader = types[types.length - 1];
     types.forEach((type, v) => {
-      const version: Version = { id: 1000 * (i + 1) + v + 1, recordType, type };
+      const version: Version = { id: 1000 * (i + 1) + v + 1, recordType, type, reader };
       if (type !== reader) version.resolver = reader.createResolver(type);
       byId.set(version.id, version);
       if (type === reader) newest.set(recordType, version);
@@ -120,7 +122,7 @@ export function createEnvelopeCodec(versions: Array<[recordType: string, schemas
       if (v === undefined) throw undecodable(`unknown schema id ${id}`);
       let raw: { id: string; executionId: string | null; seq: number; kind: string; json: string };
       try {
-        const { value, offset } = v.resolver === undefined ? v.type.decode(buf, 5) : v.type.decode(buf, 5, v.resolver);
+        const { value, offset } = v.resolver === undefined ? v.type.decode(buf, 5) : v.reader.decode(buf, 5, v.resolver);
         if (offset !== buf.length) throw new Error(offset < 0 ? "the body is truncated" : `${buf.length - offset} trailing bytes`);
         raw = value as typeof raw;
       } catch (err) {
