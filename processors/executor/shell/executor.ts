@@ -16,6 +16,7 @@ import { Counter } from "prom-client";
 import { LannerError, describeError } from "../../../common/errors.js";
 import type { Logger } from "../../../common/logger.js";
 import type { StateBatch } from "../../../stores/state-store.js";
+import { deadLetter } from "../../../topology/dead-letter.js";
 import type { AssignedPartition, CommittedOffset, GroupMember, Log, LogRecord, Membership, ProduceRecord, TopicPartition } from "../../../topology/log.js";
 import type { WorkerGroupWatch } from "../../liveness/worker-group-watch.js";
 import type { Action } from "../actions.js";
@@ -608,12 +609,6 @@ export class Executor {
   private deadLetter(uow: UnitOfWork, rec: LogRecord, reason: string): void {
     deadLettered.inc({ topic: rec.topic });
     this.logger.warn({ topic: rec.topic, partition: rec.partition, offset: String(rec.offset), reason }, "record sent to dead letters");
-    uow.produce.push({
-      topic: this.topics.deadLetters, key: rec.key, value: rec.value,
-      headers: {
-        ...rec.headers, "lanner-dead-letter-reason": reason, "lanner-source-topic": rec.topic,
-        "lanner-source-partition": String(rec.partition), "lanner-source-offset": String(rec.offset),
-      },
-    });
+    uow.produce.push(deadLetter(rec, reason, this.topics.deadLetters));
   }
 }
