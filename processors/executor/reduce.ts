@@ -430,6 +430,9 @@ function restart(d: Decider): void {
     if (!isFailure(tr.state.current)) continue;
     const place = d.placeOf(tr);
     if (!place || place.list === "errors" || place.list === "afterExecution") continue;
+    // children of a WorkingDirectory run again with it, as one job, not on their own
+    const parent = tr.parentTaskRunId ? d.s.taskRuns[tr.parentTaskRunId] : undefined;
+    if (parent && d.taskOf(parent).type === FLOWABLE.WorkingDirectory) continue;
     d.emit({ type: "TaskRunStateChanged", taskRunId: tr.id, state: "RESTARTED", reason: "restart requested" });
     restarted.push(tr);
   }
