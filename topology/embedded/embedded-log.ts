@@ -38,6 +38,8 @@ export interface EmbeddedLogOptions {
   dataDir: string;
   /** `fsync`: every batch is synced to disk; `os` (default): written to the OS, survives a process crash. */
   durability?: "fsync" | "os";
+  /** Recent records kept in memory per partition so consumers that keep up never read the disk (default 512). */
+  tailRecords?: number;
 }
 
 /** The stored body of a record (topic, partition and offset are in its key). */
@@ -96,6 +98,8 @@ interface TopicState {
   assigned: bigint[];
   /** End of the written (visible) records, per partition. */
   visible: bigint[];
+  /** The most recently written records of each partition, ending at `visible` (served without a read). */
+  tail: LogRecord[][];
 }
 
 interface PendingWrite {
@@ -121,6 +125,7 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
   private constructor(
     readonly db: LevelDb,
     durability: "fsync" | "os",
+    private readonly tailRecords: number,
   ) {
     this.sync = durability === "fsync";
   }
@@ -143,16 +148,24 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
       }
       throw new LannerError("DATA_DIR_UNUSABLE", `Cannot open the embedded log in ${location}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`, { cause: err });
     }
-    const log = new EmbeddedLog(db, options.durability ?? "os");
+    const log = new EmbeddedLog(db, options.durability ?? "os", options.tailRecords ?? 512);
     await log.load();
     return log;
+  }
+
+  private emptyPartitions(n: number): Pick<TopicState, "assigned" | "visible" | "tail"> {
+    return {
+      assigned: new Array<bigint>(n).fill(0n),
+      visible: new Array<bigint>(n).fill(0n),
+      tail: Array.from({ length: n }, () => []),
+    };
   }
 
   private async load(): Promise<void> {
     for await (const [k, v] of this.db.iterator({ gte: metaPrefix, lt: prefixEnd(metaPrefix) })) {
       const spec = JSON.parse(v.toString("utf8")) as TopicSpec;
       const name = k.subarray(metaPrefix.length).toString("utf8");
-      this.topics.set(name, { spec, assigned: new Array(spec.partitions).fill(0n), visible: new Array(spec.partitions).fill(0n) });
+      this.topics.set(name, { spec, ...this.emptyPartitions(spec.partitions) });
     }
     for await (const [k, v] of this.db.iterator({ gte: endPrefix, lt: prefixEnd(endPrefix) })) {
       const rest = k.subarray(endPrefix.length);
@@ -222,7 +235,7 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     }
     if (created.length === 0) return;
     for (const s of created) {
-      this.topics.set(s.name, { spec: s, assigned: new Array(s.partitions).fill(0n), visible: new Array(s.partitions).fill(0n) });
+      this.topics.set(s.name, { spec: s, ...this.emptyPartitions(s.partitions) });
     }
     await this.submit(created.map((s) => ({ type: "put", key: metaKey(s.name), value: str(JSON.stringify(s)) })));
   }
@@ -269,14 +282,21 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     const now = Date.now();
     const ops: LevelOp[] = [];
     const results: AppendResult[] = [];
-    const ends = new Map<string, { topic: string; partition: number; end: bigint }>();
+    const ends = new Map<string, { topic: string; partition: number; end: bigint; records: LogRecord[] }>();
     for (const { r, partition } of placed) {
       const t = this.topics.get(r.topic)!;
       const offset = t.assigned[partition]++;
       const body: StoredBody = { key: r.key, value: Buffer.from(r.value), headers: { ...(r.headers ?? {}) }, timestamp: r.timestamp ?? now };
       ops.push({ type: "put", key: recKey(r.topic, partition, offset), value: recordBody.toBuffer(body) });
       results.push({ topic: r.topic, partition, offset });
-      ends.set(tpKey(r.topic, partition), { topic: r.topic, partition, end: offset + 1n });
+      const k = tpKey(r.topic, partition);
+      const rec: LogRecord = { topic: r.topic, partition, offset, key: body.key, value: new Uint8Array(body.value), headers: body.headers, timestamp: body.timestamp };
+      const e = ends.get(k);
+      if (e === undefined) ends.set(k, { topic: r.topic, partition, end: offset + 1n, records: [rec] });
+      else {
+        e.end = offset + 1n;
+        e.records.push(rec);
+      }
     }
     for (const e of ends.values()) ops.push({ type: "put", key: endKey(e.topic, e.partition), value: u64(e.end) });
     if (group !== undefined) {
@@ -287,6 +307,10 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     const after = () => {
       for (const e of ends.values()) {
         const t = this.topics.get(e.topic)!;
+        // Batches are written in submission order, so these records follow the tail directly.
+        const tail = t.tail[e.partition];
+        tail.push(...e.records);
+        if (tail.length > this.tailRecords) tail.splice(0, tail.length - this.tailRecords);
         if (e.end > t.visible[e.partition]) t.visible[e.partition] = e.end;
       }
       if (group !== undefined) for (const o of c.offsets) this.offsets.set(`${group}\0${tpKey(o.topic, o.partition)}`, o.next);
@@ -301,6 +325,11 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     const t = this.topic(topic, partition);
     const end = t.visible[partition];
     if (from >= end) return [];
+    const tail = t.tail[partition];
+    if (tail.length > 0 && from >= tail[0].offset) {
+      const i = Number(from - tail[0].offset);
+      return tail.slice(i, i + max);
+    }
     const rows = await this.db.iterator({ gte: recKey(topic, partition, from), lt: recKey(topic, partition, end), limit: max }).all();
     const prefixLength = recPrefix(topic, partition).length;
     return rows.map(([k, v]) => {
@@ -373,7 +402,11 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
           if (body.timestamp >= cutoff) break;
           ops.push({ type: "del", key: k });
         }
-        if (ops.length > 0) await this.submit(ops);
+        if (ops.length > 0) {
+          await this.submit(ops);
+          const lastPurged = ops[ops.length - 1].key.readBigUInt64BE(recPrefix(name, p).length);
+          t.tail[p] = t.tail[p].filter((r) => r.offset > lastPurged);
+        }
         purged += ops.length;
       }
     }
