@@ -78,10 +78,12 @@ export class Decider {
     return this.state;
   }
 
+  /** The execution's flow snapshot. */
   get flow(): Flow {
     return this.s.flow;
   }
 
+  /** A renderer bound to the reducer's clock and deterministic uuids. */
   get render(): ReducerRenderer {
     this.renderer ??= new ReducerRenderer(this.ctx.now, `${this.executionId}/${this.state?.seq ?? 0}`);
     return this.renderer;
@@ -94,20 +96,24 @@ export class Decider {
     this.events.push(e);
   }
 
+  /** Records an action for the shell to run after the commit. */
   act(a: Action): void {
     this.actions.push(a);
   }
 
+  /** The flow's task a task run runs (throws when the flow snapshot lacks it: a corrupt state). */
   taskOf(tr: TaskRun): Task {
     const place = flowIndex(this.flow).byId.get(tr.taskId);
     if (!place) throw new Error(`task ${tr.taskId} is not in flow ${this.flow.namespace}.${this.flow.id}`);
     return place.task;
   }
 
+  /** Where a task run's task sits in the flow (its list and parent task). */
   placeOf(tr: TaskRun) {
     return flowIndex(this.flow).byId.get(tr.taskId);
   }
 
+  /** Expression variables for a task run (only the outputs its templates reference). */
   vars(tr: TaskRun, task: Task): Record<string, unknown> {
     return taskRunVars(this.s, tr, task, this.ctx.envs);
   }
@@ -143,6 +149,7 @@ export class Decider {
 
   // ---- task runs ----------------------------------------------------------------------------
 
+  /** The deterministic id of `taskId`'s task run under `parent` in loop slot `slot`. */
   childId(parent: TaskRun | undefined, taskId: string, slot?: number): string {
     return taskRunId(this.executionId, parent?.id, taskId, slot);
   }
@@ -192,6 +199,7 @@ export class Decider {
     this.newAttempt(tr, task);
   }
 
+  /** Moves a task run to `state` (no event when it is already there). */
   setState(tr: TaskRun, state: State, reason: string, error?: { message: string; code?: string }): void {
     if (tr.state.current === state) return;
     const body: EventBody = { type: "TaskRunStateChanged", taskRunId: tr.id, state, reason };
@@ -224,21 +232,25 @@ export class Decider {
     this.act({ type: "DispatchJob", job });
   }
 
+  /** Records a timer and asks the shell to fire it at `timer.at`. */
   scheduleTimer(timer: Timer): void {
     this.emit({ type: "TimerScheduled", timer });
     this.act({ type: "ScheduleTimer", executionId: this.executionId, timerId: timer.id, at: timer.at });
   }
 
+  /** Drops a pending timer (no-op when it is not pending) and cancels it in the shell. */
   clearTimer(id: string, reason: string): void {
     if (!this.s.timers[id]) return;
     this.emit({ type: "TimerCleared", timerId: id, reason });
     this.act({ type: "CancelTimer", executionId: this.executionId, timerId: id });
   }
 
+  /** Drops every pending timer of a task run. */
   clearTimersOf(tr: TaskRun): void {
     for (const t of Object.values(this.s.timers)) if (t.taskRunId === tr.id) this.clearTimer(t.id, "task run ended");
   }
 
+  /** The task's retry policy, or the flow's as the default. */
   retryPolicy(task: Task): RetryPolicy | undefined {
     return task.retry ?? this.flow.retry;
   }

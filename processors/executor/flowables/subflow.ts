@@ -1,5 +1,5 @@
 import type { Label, Task } from "../../../schemas/flow-types.js";
-import type { Decider } from "../decider.js";
+import { Decider } from "../decider.js";
 import { childExecutionId } from "../ids.js";
 import type { State, TaskRun } from "../model.js";
 import type { FlowableLogic } from "./types.js";
@@ -27,7 +27,7 @@ export const subflow: FlowableLogic = {
     const flowId = String(d.render.typed(task.flowId, vars));
     const inputs = (d.render.deep(task.inputs ?? {}, vars) ?? {}) as Record<string, unknown>;
     let labels = renderLabels(d, task.labels, vars);
-    if (task.inheritLabels) labels = mergeLabels(e.labels, labels);
+    if (task.inheritLabels) labels = Decider.mergeLabels(e.labels, labels);
     d.emit({ type: "SubflowLinked", taskRunId: tr.id, childExecutionId: childId });
     d.setState(tr, "RUNNING", "subflow execution requested");
     d.act({
@@ -42,12 +42,6 @@ export const subflow: FlowableLogic = {
     return true;
   },
 };
-
-function mergeLabels(a: Label[], b: Label[]): Label[] {
-  const m = new Map<string, string>();
-  for (const l of [...a, ...b]) m.set(l.key, l.value);
-  return [...m].map(([key, value]) => ({ key, value }));
-}
 
 /** The child execution ended: outputs {executionId, state, outputs}; FAILED/KILLED pass up only with transmitFailed. */
 export function subflowEnded(d: Decider, tr: TaskRun, task: Task, state: State, outputs: Record<string, unknown> | undefined): void {
