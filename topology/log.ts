@@ -162,7 +162,9 @@ export interface Log extends StateStoreProvider {
   committed(group: string, topic: string, partition: number): Promise<bigint>;
   /**
    * Deletes records older than their topic's `retentionMs` as of `now` that every group that
-   * reads the topic has committed. Never drops an uncommitted record. Resolves with the count.
+   * reads the topic has committed: per partition, oldest first, stopping at the first record that
+   * is too young or not committed by some group (like Kafka deleting whole old segments). Never
+   * drops an uncommitted record. Topics without `retentionMs` are never purged. Resolves with the count.
    */
   purge(now?: number): Promise<number>;
   /** Registers a listener for fatal failures; returns a function that removes it. */

@@ -531,8 +531,34 @@ class PgMember {
       [this.group, this.id, this.topics, this.leaseMs],
     );
     await this.log.announce(this.group);
-    this.timer = setInterval(() => this.schedule(), heartbeatMs);
+    // Renewal runs on its own so a slow onAssign (restoring state) never lets the leases lapse.
+    this.timer = setInterval(() => {
+      void this.renew();
+      void this.schedule();
+    }, heartbeatMs);
     await this.schedule();
+  }
+
+  private renewing = false;
+
+  /** Extends the member row and this member's leases; a failure is handled like any query failure. */
+  private async renew(): Promise<void> {
+    if (this.renewing || !this.active || this.log.halted()) return;
+    this.renewing = true;
+    try {
+      await this.log.query(
+        `UPDATE "${this.s}".group_members SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND member = $2`,
+        [this.group, this.id, this.leaseMs],
+      );
+      await this.log.query(
+        `UPDATE "${this.s}".leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2`,
+        [this.group, this.id, this.leaseMs],
+      );
+    } catch (err) {
+      if (!this.log.halted()) this.impl.onError?.(err, { topic: this.topics[0] ?? "", partition: -1 });
+    } finally {
+      this.renewing = false;
+    }
   }
 
   assignment(): TopicPartition[] {
