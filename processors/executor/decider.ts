@@ -247,7 +247,11 @@ export class Decider {
 
   /** Drops every pending timer of a task run. */
   clearTimersOf(tr: TaskRun): void {
-    for (const t of Object.values(this.s.timers)) if (t.taskRunId === tr.id) this.clearTimer(t.id, "task run ended");
+    // timer ids are derived from the task run, so the candidates are known: O(1), not O(timers)
+    const n = tr.attempts.length;
+    const ids = [`timeout:${tr.id}:${n}`, `retry:${tr.id}:${n}`, `pause-delay:${tr.id}`, `pause-timeout:${tr.id}`];
+    if (tr.loopTurn !== undefined) ids.push(`waitfor:${tr.id}:${tr.loopTurn}`);
+    for (const id of ids) this.clearTimer(id, "task run ended");
   }
 
   /** The task's retry policy, or the flow's as the default. */

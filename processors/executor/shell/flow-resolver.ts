@@ -5,6 +5,7 @@
 import type { Flow } from "../../../schemas/flow-types.js";
 import { parseFlow } from "../../../schemas/flow-parser.js";
 import type { Log } from "../../../topology/log.js";
+import { KIND, type RecordCodec } from "./records.js";
 
 export interface FlowResolver {
   /**
@@ -128,4 +129,21 @@ export class LogFlowResolver implements FlowResolver {
       k.deleted = false;
     }
   }
+}
+
+/** Decodes `flows` records written with `codec` (kind `FlowRevision`); undefined for anything else. */
+export function flowRecordDecoder(codec: RecordCodec): (value: Uint8Array) => FlowRevisionRecord | undefined {
+  return (bytes) => {
+    let decoded: { type: string; value: unknown };
+    try {
+      decoded = codec.decode(bytes);
+    } catch {
+      return undefined;
+    }
+    const v = decoded.value;
+    if (decoded.type !== KIND.flow || typeof v !== "object" || v === null) return undefined;
+    const r = v as Record<string, unknown>;
+    if (typeof r.tenantId !== "string" || typeof r.namespace !== "string" || typeof r.id !== "string" || typeof r.revision !== "number") return undefined;
+    return { tenantId: r.tenantId, namespace: r.namespace, id: r.id, revision: r.revision, source: typeof r.source === "string" ? r.source : "", deleted: r.deleted === true };
+  };
 }

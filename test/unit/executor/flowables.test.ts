@@ -176,3 +176,25 @@ describe("flowable tasks", () => {
     expect(h.taskState(ran.id, "maybe")).toBe("SUCCESS");
   });
 });
+
+describe("loop and pause limits", () => {
+  it("WaitFor without failOnMaxReached ends as its last turn when maxDuration runs out", () => {
+    const h = new ExecutorHarness();
+    const start = h.now;
+    const ex = h.runFlow(flowYaml("wait-for-duration"));
+    // turns at 0s, 10s, 20s, 30s; a fifth at 40s would pass PT35S
+    expect(h.taskRuns(ex.id, "probe")).toHaveLength(4);
+    expect(h.now - start).toBe(30_000);
+    expect(ex.state.current).toBe("SUCCESS");
+  });
+
+  it("a Pause timing out with behavior WARN ends WARNING and the flow goes on", () => {
+    const h = new ExecutorHarness();
+    const start = h.now;
+    const ex = h.runFlow(flowYaml("pause-warn"));
+    expect(h.now - start).toBe(600_000);
+    expect(h.taskState(ex.id, "approve")).toBe("WARNING");
+    expect(h.taskState(ex.id, "after")).toBe("SUCCESS");
+    expect(ex.state.current).toBe("WARNING");
+  });
+});
