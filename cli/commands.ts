@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerClientCommands } from "./client-commands.js";
 import { registerFlowCommands } from "./flow-commands.js";
 
 /**
@@ -7,4 +8,5 @@ import { registerFlowCommands } from "./flow-commands.js";
  */
 export function registerCommands(program: Command, setExit: (code: number) => void): void {
   registerFlowCommands(program, setExit);
+  registerClientCommands(program, setExit);
 }

@@ -1,0 +1,38 @@
+import type { Execution, TaskRun } from "../processors/executor/model.js";
+import type { Flow, Label } from "../schemas/flow-types.js";
+
+/** A task run as the API shows it (Kestra's fields; the executor's bookkeeping left out). */
+export type ApiTaskRun = Omit<TaskRun, "valuePath" | "slot" | "iter" | "loopTurn"> & { namespace: string; flowId: string };
+
+/** An execution as the API shows it. */
+export type ApiExecution = Omit<Execution, "taskRunList"> & { taskRunList: ApiTaskRun[]; deleted: boolean };
+
+/** The Kestra-shaped JSON of an execution. */
+export function toApiExecution(e: Execution): ApiExecution {
+  const { taskRunList, ...rest } = e;
+  return {
+    ...rest,
+    taskRunList: taskRunList.map((tr) => {
+      const { valuePath: _valuePath, slot: _slot, iter: _iter, loopTurn: _loopTurn, ...kept } = tr;
+      return { ...kept, namespace: e.namespace, flowId: e.flowId };
+    }),
+    deleted: false,
+  };
+}
+
+/**
+ * The execution as it is the moment it is created (state CREATED, no task run), built like the
+ * executor builds it; answered until the read side has the real one.
+ */
+export function createdExecution(p: { id: string; flow: Flow; tenantId: string; revision: number; inputs: Record<string, unknown>; labels: Label[]; now: number }): Execution {
+  const date = new Date(p.now).toISOString();
+  // Flow labels, overridden by the execution's (as the executor merges them).
+  const merged = new Map<string, string>();
+  for (const l of [...(p.flow.labels ?? []), ...p.labels]) merged.set(l.key, l.value);
+  const labels = [...merged].map(([key, value]) => ({ key, value }));
+  return {
+    id: p.id, tenantId: p.tenantId, namespace: p.flow.namespace, flowId: p.flow.id, flowRevision: p.revision,
+    state: { current: "CREATED", histories: [{ state: "CREATED", date }] },
+    inputs: p.inputs, labels, taskRunList: [], originalId: p.id, attemptNumber: 1, startDate: date,
+  };
+}

@@ -1,0 +1,164 @@
+import { basename } from "node:path";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { describeError } from "../../common/errors.js";
+import { renderTyped } from "../../expressions/index.js";
+import type { CreateExecutionCommand } from "../../processors/executor/inputs.js";
+import { STATES, type State } from "../../processors/executor/model.js";
+import { encodeCommand } from "../../processors/executor/shell/records.js";
+import { coerceInputs } from "../../schemas/inputs.js";
+import type { Flow, Label } from "../../schemas/flow-types.js";
+import { executionPrefix } from "../../storage/paths.js";
+import type { ApiContext } from "../context.js";
+import { createdExecution, toApiExecution } from "../execution-dto.js";
+import { newExecutionId } from "../execution-id.js";
+import { ApiError, type ApiIssue } from "../http-errors.js";
+
+type FlowParams = { namespace: string; id: string };
+type CreateQuery = { wait?: string; labels?: string | string[] };
+type SearchQuery = { namespace?: string; flowId?: string; state?: string | string[]; page?: string; size?: string; startDate?: string; endDate?: string };
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** `key:value` labels from the query string (repeatable). */
+function parseLabels(raw: string | string[] | undefined): Label[] {
+  const errors: ApiIssue[] = [];
+  const labels: Label[] = [];
+  for (const item of list(raw)) {
+    const i = item.indexOf(":");
+    if (i <= 0) errors.push({ path: "labels", message: `labels: expected key:value, got '${item}'`, code: "INVALID_VALUE" });
+    else labels.push({ key: item.slice(0, i), value: item.slice(i + 1) });
+  }
+  if (errors.length) throw new ApiError(422, "LABELS_INVALID", errors[0].message, errors);
+  return labels;
+}
+
+/** A file name safe as one storage path segment. */
+function safeFileName(name: string | undefined): string {
+  const base = basename(name ?? "").replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "");
+  return base === "" ? "file" : base.slice(0, 200);
+}
+
+/**
+ * The inputs of a create request: a JSON object body, or multipart form fields whose file parts
+ * (for the flow's FILE inputs) are written to internal storage under the execution's inputs.
+ */
+async function readInputs(ctx: ApiContext, req: FastifyRequest, flow: Flow, tenantId: string, executionId: string): Promise<Record<string, unknown>> {
+  if (req.isMultipart()) {
+    const given: Record<string, unknown> = {};
+    const fileInputs = new Set(flow.inputs.filter((i) => i.type === "FILE").map((i) => i.id));
+    for await (const part of req.parts({ limits: { fileSize: ctx.maxFileBytes } })) {
+      if (part.type === "file") {
+        if (!fileInputs.has(part.fieldname)) {
+          // Not a FILE input of this flow: ignored, as undeclared inputs are; drained so parsing continues.
+          part.file.resume();
+          continue;
+        }
+        const prefix = executionPrefix({ tenantId, namespace: flow.namespace, flowId: flow.id, executionId });
+        const uri = await ctx.storage.put(`${prefix}/inputs/${part.fieldname}/${safeFileName(part.filename)}`, part.file);
+        if (part.file.truncated) {
+          await ctx.storage.delete(uri).catch(() => undefined);
+          throw new ApiError(413, "INPUT_FILE_TOO_LARGE", `${part.fieldname}: the file is larger than ${ctx.maxFileBytes} bytes`);
+        }
+        given[part.fieldname] = uri;
+      } else {
+        const value = typeof part.value === "string" ? part.value : String(part.value);
+        const prev = given[part.fieldname];
+        // A repeated field is a list (ARRAY / MULTISELECT inputs).
+        given[part.fieldname] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+      }
+    }
+    return given;
+  }
+  const body = req.body;
+  if (body === undefined || body === null || body === "") return {};
+  if (typeof body !== "object" || Array.isArray(body)) {
+    throw new ApiError(422, "INPUTS_INVALID", "expected the inputs as a JSON object or multipart/form-data fields");
+  }
+  return body as Record<string, unknown>;
+}
+
+/** Resolves with `p`, or with undefined as soon as `signal` aborts. */
+function untilShutdown<T>(signal: AbortSignal, p: Promise<T>): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise<T | undefined>((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** Execution endpoints: create (with inputs, labels, wait), get by id, search. */
+export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.post<{ Params: FlowParams; Querystring: CreateQuery }>("/api/v1/executions/:namespace/:id", async (req) => {
+    const { namespace, id } = req.params;
+    const rev = await ctx.repository.getFlow({ tenantId: ctx.tenantId, namespace, id });
+    if (!rev) {
+      // Drain a multipart body we will not read, so the connection stays usable.
+      if (req.isMultipart()) for await (const part of req.parts()) if (part.type === "file") part.file.resume();
+      throw new ApiError(404, "FLOW_NOT_FOUND", `flow ${namespace}.${id} not found`);
+    }
+    const flow: Flow = { ...rev.flow, revision: rev.revision, tenantId: ctx.tenantId };
+    const labels = parseLabels(req.query.labels);
+    const executionId = newExecutionId();
+    const given = await readInputs(ctx, req, flow, ctx.tenantId, executionId);
+    if (flow.disabled) throw new ApiError(422, "FLOW_DISABLED", `flow ${namespace}.${id} is disabled and cannot be executed`);
+
+    const now = Date.now();
+    const renderVars = { flow: { id: flow.id, namespace: flow.namespace, revision: rev.revision, tenantId: ctx.tenantId }, execution: { id: executionId } };
+    let coerced: ReturnType<typeof coerceInputs>;
+    try {
+      coerced = coerceInputs(flow, given, { now, render: (template, at) => renderTyped(template, renderVars, { services: { now: () => at ?? now } }) });
+    } catch (err) {
+      throw new ApiError(422, "INPUTS_INVALID", `an input default could not be rendered: ${describeError(err)}`);
+    }
+    if (!coerced.ok) {
+      const errors: ApiIssue[] = coerced.errors.map((e) => ({ path: `inputs.${e.input}`, input: e.input, code: e.code, message: e.message }));
+      throw new ApiError(422, "INPUTS_INVALID", `invalid inputs: ${errors.map((e) => e.message).join("; ")}`, errors);
+    }
+
+    const cmd: CreateExecutionCommand = { type: "CreateExecution", executionId, flow, inputs: coerced.inputs, labels };
+    await ctx.log.append([{ topic: ctx.topics.commands, key: executionId, value: encodeCommand(ctx.codec, cmd) }]);
+    const created = createdExecution({ id: executionId, flow, tenantId: ctx.tenantId, revision: rev.revision, inputs: coerced.inputs, labels, now });
+    ctx.created.add(created);
+
+    if (req.query.wait === "true") {
+      const ended = await untilShutdown(ctx.shutdown, ctx.repository.waitForTerminal(executionId, ctx.waitTimeoutMs));
+      // On timeout Kestra answers what it has: the latest known state.
+      return toApiExecution(ended ?? ctx.created.get(executionId) ?? created);
+    }
+    return toApiExecution(created);
+  });
+
+  app.get<{ Querystring: SearchQuery }>("/api/v1/executions/search", async (req) => {
+    const q = req.query;
+    const states = list(q.state).map((s) => s.toUpperCase());
+    const bad = states.find((s) => !(STATES as readonly string[]).includes(s));
+    if (bad) throw new ApiError(422, "QUERY_INVALID", `state: unknown state '${bad}' (expected one of ${STATES.join(", ")})`);
+    const num = (v: string | undefined, what: string) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n)) throw new ApiError(422, "QUERY_INVALID", `${what} must be an integer, got '${v}'`);
+      return n;
+    };
+    for (const [what, v] of [["startDate", q.startDate], ["endDate", q.endDate]] as const) {
+      if (v !== undefined && Number.isNaN(Date.parse(v))) throw new ApiError(422, "QUERY_INVALID", `${what} must be an ISO-8601 date-time, got '${v}'`);
+    }
+    const page = await ctx.repository.searchExecutions({
+      tenantId: ctx.tenantId, namespace: q.namespace, flowId: q.flowId, states: states as State[],
+      page: num(q.page, "page"), size: num(q.size, "size"), startDate: q.startDate, endDate: q.endDate,
+    });
+    return { results: page.results.map(toApiExecution), total: page.total };
+  });
+
+  app.get<{ Params: { executionId: string } }>("/api/v1/executions/:executionId", async (req) => {
+    const id = req.params.executionId;
+    const stored = await ctx.repository.getExecution(id);
+    if (stored) {
+      ctx.created.delete(id);
+      return toApiExecution(stored);
+    }
+    const created = ctx.created.get(id);
+    if (created) return toApiExecution(created);
+    throw new ApiError(404, "EXECUTION_NOT_FOUND", `execution ${id} not found`);
+  });
+}
