@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerClientCommands } from "./client-commands.js";
 import { registerFlowCommands } from "./flow-commands.js";
+import { registerServerCommands } from "./server-commands.js";
 
 /**
  * Adds every sub-command to the program. Each command module registers itself here;
@@ -8,5 +9,6 @@ import { registerFlowCommands } from "./flow-commands.js";
  */
 export function registerCommands(program: Command, setExit: (code: number) => void): void {
   registerFlowCommands(program, setExit);
+  registerServerCommands(program, setExit);
   registerClientCommands(program, setExit);
 }
