@@ -88,6 +88,9 @@ export class Worker {
   private readonly earlyCancels = new Set<string>();
   private readonly controlFloors = new Map<number, bigint>();
   private jobs: Membership | undefined;
+  /** Resolves with the jobs membership: its first batch may arrive before `join` has returned. */
+  private readonly jobsJoined: Promise<Membership>;
+  private joinedJobs: (m: Membership) => void = () => undefined;
   private control: Membership | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatInFlight: Promise<void> = Promise.resolve();
@@ -110,6 +113,7 @@ export class Worker {
     this.logs = new LogBuffer(this.log, this.logger);
     this.storage = opts.storage;
     this.env = opts.env;
+    this.jobsJoined = new Promise((resolve) => (this.joinedJobs = resolve));
   }
 
   /** Attempts running now. */
@@ -153,6 +157,7 @@ export class Worker {
       // A few jobs per batch: the worker asks only for what it can start soon.
       { maxBatch: Math.max(1, Math.min(this.threads, 32)), memberId: this.workerId },
     );
+    this.joinedJobs(this.jobs);
     this.logger.info({ threads: this.threads }, "worker started");
   }
 
@@ -249,8 +254,7 @@ export class Worker {
 
   /** Commits on the jobs membership; false when fenced (the partition moved: drop the batch). */
   private async commitJobs(c: { produce: ProduceRecord[]; offsets: CommittedOffset[] }): Promise<boolean> {
-    const jobs = this.jobs;
-    if (jobs === undefined) return false;
+    const jobs = this.jobs ?? (await this.jobsJoined);
     try {
       await jobs.commit(c);
       return true;

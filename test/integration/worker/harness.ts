@@ -17,7 +17,9 @@ import type { TaskDefinition } from "../../../tasks/types.js";
 import { EmbeddedLog } from "../../../topology/embedded/embedded-log.js";
 import type { Log, LogRecord, Membership } from "../../../topology/log.js";
 import { MemoryLog } from "../../../topology/memory/memory-log.js";
+import { PostgresLog } from "../../../topology/postgres/postgres-log.js";
 import { topicCatalogue } from "../../../topology/topics.js";
+import { createTestSchema } from "../../harness/postgres.js";
 
 export const GATE_TYPE = "test.Gate";
 
@@ -94,12 +96,22 @@ async function prepare(log: Log): Promise<Log> {
   return log;
 }
 
-/** A real log (embedded in a temp dir, or memory) with the topics created, and local storage. */
-export async function openEnv(backend: "embedded" | "memory"): Promise<TestEnv> {
+export type Backend = "embedded" | "memory" | "postgres";
+
+/** A real log (embedded in a temp dir, memory, or a fresh Postgres schema) with the topics created, and local storage. */
+export async function openEnv(backend: Backend): Promise<TestEnv> {
   const dir = await mkdtemp(join(tmpdir(), "lanner-worker-test-"));
   const storageDir = join(dir, "storage");
   await mkdir(storageDir, { recursive: true });
-  const open = async () => prepare(backend === "embedded" ? await EmbeddedLog.open({ dataDir: dir }) : new MemoryLog());
+  const pgSchema = backend === "postgres" ? await createTestSchema("worker") : undefined;
+  const open = async () =>
+    prepare(
+      backend === "embedded"
+        ? await EmbeddedLog.open({ dataDir: dir })
+        : pgSchema !== undefined
+          ? await PostgresLog.open({ url: pgSchema.url, schema: pgSchema.schema })
+          : new MemoryLog(),
+    );
   const env: TestEnv = {
     log: await open(),
     dir,
@@ -110,6 +122,7 @@ export async function openEnv(backend: "embedded" | "memory"): Promise<TestEnv> 
     },
     async cleanup() {
       await env.log.close().catch(() => undefined);
+      await pgSchema?.drop();
       await rm(dir, { recursive: true, force: true });
     },
   };

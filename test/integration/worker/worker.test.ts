@@ -14,6 +14,7 @@ import {
   openEnv,
   registryWith,
   resultOf,
+  type Backend,
   type TestEnv,
 } from "./harness.js";
 
@@ -21,7 +22,7 @@ let env: TestEnv | undefined;
 const workers: Worker[] = [];
 const collectors: Collector[] = [];
 
-async function setup(backend: "embedded" | "memory" = "embedded"): Promise<TestEnv> {
+async function setup(backend: Backend = "embedded"): Promise<TestEnv> {
   env = await openEnv(backend);
   return env;
 }
@@ -44,7 +45,7 @@ afterEach(async () => {
   env = undefined;
 });
 
-describe.each(["embedded", "memory"] as const)("worker on the %s log", (backend) => {
+describe.each(["embedded", "memory", "postgres"] as const)("worker on the %s log", (backend) => {
   it("reports Started then Completed with the task's outputs", async () => {
     const e = await setup(backend);
     const results = await collect(e, "worker-results");
@@ -58,6 +59,30 @@ describe.each(["embedded", "memory"] as const)("worker on the %s log", (backend)
     expect(started).toHaveLength(1);
     expect(started[0].record.offset < done.record.offset).toBe(true);
     expect(started[0].record.key).toBe(j.executionId);
+  });
+
+  it("starts jobs that were waiting in the topic before it joined", async () => {
+    const e = await setup(backend);
+    const results = await collect(e, "worker-results");
+    const waiting = [job({ type: "io.kestra.plugin.core.debug.Return", format: "a" }), job({ type: "io.kestra.plugin.core.debug.Return", format: "b" })];
+    await appendJobs(e.log, ...waiting);
+    const w = track(newWorker(e));
+    await w.start();
+    for (const j of waiting) await results.waitFor(resultOf(j, "completed"));
+    expect(w.completed).toBe(2);
+  });
+
+  it("kills a running attempt on CancelJob", async () => {
+    const e = await setup(backend);
+    const results = await collect(e, "worker-results");
+    const w = track(newWorker(e));
+    await w.start();
+    const j = job({ type: "io.kestra.plugin.core.flow.Sleep", duration: "PT1H" });
+    await appendJobs(e.log, j);
+    await results.waitFor(resultOf(j, "started"));
+    await appendCancel(e.log, { executionId: j.executionId, taskRunId: j.taskRunId, attempt: 1, workerId: w.workerId });
+    const [done] = await results.waitFor(resultOf(j, "completed"));
+    expect(done.value.state).toBe("KILLED");
   });
 });
 
