@@ -18,7 +18,7 @@ import { EmbeddedLog } from "../../../topology/embedded/embedded-log.js";
 import type { Log } from "../../../topology/log.js";
 import { topicCatalogue } from "../../../topology/topics.js";
 import { ExecutorHarness } from "../../harness/executor-harness.js";
-import { testCodec } from "../projections/test-codec.js";
+import { avroRecordCodec as codec } from "../../../processors/worker/record-codec.js";
 
 export class ApiFixture {
   readonly dir = mkdtempSync(join(tmpdir(), "lanner-api-"));
@@ -38,9 +38,9 @@ export class ApiFixture {
     this.storage = new LocalStorage(this.dir);
     const logger = silentLogger();
     this.webserver = new Webserver({
-      config: { host: "127.0.0.1", port: 0, dataDir: this.dir }, log: this.log, repository: this.repository, logger, codec: testCodec, storage: this.storage,
+      config: { host: "127.0.0.1", port: 0, dataDir: this.dir }, log: this.log, repository: this.repository, logger, codec: codec, storage: this.storage,
     });
-    this.indexer = new Indexer({ log: this.log, repository: this.repository, logger, codec: testCodec });
+    this.indexer = new Indexer({ log: this.log, repository: this.repository, logger, codec: codec });
     await this.indexer.start();
     this.url = await this.webserver.start();
     return this;
@@ -54,7 +54,7 @@ export class ApiFixture {
     for (let p = 0; p < n; p++) {
       for await (const rec of this.log.readPartition("execution-commands", p, this.positions[p])) {
         this.positions[p] = rec.offset + 1n;
-        const c = decodeCommand(testCodec, rec.value);
+        const c = decodeCommand(codec, rec.value);
         if (c.kind === "execution" && c.input.type === "CreateExecution") out.push(c.input);
       }
     }
@@ -76,7 +76,7 @@ export class ApiFixture {
     this.harness.send(cmd);
     this.harness.runTimersUntil(() => this.harness.isDone(cmd.executionId));
     const events = this.harness.events(cmd.executionId);
-    await this.log.append(events.map((e) => ({ topic: "executions", key: e.executionId, value: encodeEvent(testCodec, e) })));
+    await this.log.append(events.map((e) => ({ topic: "executions", key: e.executionId, value: encodeEvent(codec, e) })));
   }
 
   async stop(): Promise<void> {

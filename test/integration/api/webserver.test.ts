@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KIND } from "../../../processors/executor/shell/records.js";
 import { readFileBytes } from "../../../storage/read-all.js";
-import { testCodec } from "../projections/test-codec.js";
+import { avroRecordCodec as codec } from "../../../processors/worker/record-codec.js";
 import { ApiFixture } from "./api-fixture.js";
 
 const HELLO = `id: hello
@@ -91,7 +91,7 @@ describe("Webserver", () => {
       expect((await http(`${f.url}/api/v1/flows`, yaml(HELLO))).body).toMatchObject({ revision: 3 });
 
       const records = [];
-      for await (const r of f.log.readPartition("flows", 0, 0n)) records.push(testCodec.decode(r.value));
+      for await (const r of f.log.readPartition("flows", 0, 0n)) records.push(codec.decode(r.value));
       const revisions = records.filter((r) => r.type === KIND.flow).map((r) => (r.value as { id: string; revision: number }).revision);
       expect(revisions).toEqual([1, 1, 2, 3]);
     });

@@ -4,6 +4,7 @@ import type { Flow } from "../../../schemas/flow-types.js";
 import { StaticFlowResolver } from "../../../processors/executor/shell/flow-resolver.js";
 import type { Executor, ExecutorOptions } from "../../../processors/executor/shell/executor.js";
 import { encodeWorkerLost } from "../../../processors/executor/shell/records.js";
+import { WorkerGroupWatch } from "../../../processors/liveness/worker-group-watch.js";
 import { DEAD_LETTER_HEADERS } from "../../../topology/dead-letter.js";
 import type { Log } from "../../../topology/log.js";
 import { Observer, ScriptedWorker, codec, defaultAnswer, openTestLog, send, startExecutor, tempDir, type Answer } from "./scripted.js";
@@ -336,5 +337,36 @@ describe("executor shell on the embedded log", () => {
     await r.observer.until(() => r.observer.of("exec-drop", "ResultIgnored").length === 1);
     expect(r.observer.of("exec-drop", "ExecutionCreated")).toHaveLength(1);
     expect(r.observer.state("exec-drop")).toBe("SUCCESS");
+  });
+
+  it("flags a job whose worker group has no live worker with a WARN log line, and still dispatches it", async () => {
+    const GROUPED = flow(`
+id: grouped
+namespace: shell.test
+tasks:
+  - id: plain
+    type: io.kestra.plugin.core.debug.Return
+    format: "plain"
+  - id: gpu
+    type: io.kestra.plugin.core.debug.Return
+    format: "gpu"
+    workerGroup:
+      key: gpu
+`);
+    let now = 1_000_000;
+    const watch = new WorkerGroupWatch(8_000, () => now);
+    // past one timeout since the watch started, it knows which groups have nobody
+    now += 9_000;
+    expect(watch.knows("gpu")).toBe(true);
+    watch.observe({ workerId: "w1", group: "default", threads: 1, running: 0, at: now, status: "RUNNING" });
+    const r = await start(withDir(), [GROUPED], undefined, { workerGroups: watch });
+    await send(r.log, { type: "CreateExecution", executionId: "exec-grouped", flow: GROUPED, inputs: {} });
+    expect(await r.observer.terminal("exec-grouped")).toBe("SUCCESS");
+    expect(r.worker.jobs.map((j) => [j.task.id, j.workerGroup])).toEqual([["plain", undefined], ["gpu", "gpu"]]);
+    const lines: Array<{ taskId: string; level: string; message: string }> = [];
+    for (let p = 0; p < r.log.partitionsOf("logs"); p++) {
+      for await (const rec of r.log.readPartition("logs", p, 0n)) lines.push(codec.decode(rec.value).value as (typeof lines)[number]);
+    }
+    expect(lines.map((l) => [l.taskId, l.level, l.message])).toEqual([["gpu", "WARN", "no live worker in worker group gpu; the task waits"]]);
   });
 });

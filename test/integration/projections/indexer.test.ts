@@ -16,7 +16,7 @@ import type { Log } from "../../../topology/log.js";
 import { partitionForKey } from "../../../topology/partitioner.js";
 import { topicCatalogue } from "../../../topology/topics.js";
 import { ExecutorHarness } from "../../harness/executor-harness.js";
-import { testCodec } from "./test-codec.js";
+import { avroRecordCodec as codec } from "../../../processors/worker/record-codec.js";
 
 const FLOW = `
 id: hello
@@ -83,13 +83,13 @@ describe("Indexer", () => {
   });
 
   const startIndexer = async (repository: Repository, extra: Partial<ConstructorParameters<typeof Indexer>[0]> = {}) => {
-    const indexer = new Indexer({ log, repository, logger: silentLogger(), codec: testCodec, retryInitialMs: 5, retryMaxMs: 20, ...extra });
+    const indexer = new Indexer({ log, repository, logger: silentLogger(), codec: codec, retryInitialMs: 5, retryMaxMs: 20, ...extra });
     indexers.push(indexer);
     await indexer.start();
     return indexer;
   };
   const appendEvents = (events: ExecutionEvent[]) =>
-    log.append(events.map((e) => ({ topic: "executions", key: e.executionId, value: encodeEvent(testCodec, e) })));
+    log.append(events.map((e) => ({ topic: "executions", key: e.executionId, value: encodeEvent(codec, e) })));
 
   it("folds the execution events into the Kestra-shaped execution and stores log lines", async () => {
     const repo = new MemoryRepository();
@@ -100,7 +100,7 @@ describe("Indexer", () => {
       tenantId: "main", namespace: "company.team", flowId: "hello", executionId: id, taskRunId: "tr", taskId: "first",
       attempt: 1, level, message: `line ${n}`, timestamp: Date.UTC(2026, 0, 1, 0, 0, n), workerId: "w1",
     });
-    await log.append([line(1, "INFO"), line(2, "ERROR")].map((l) => ({ topic: "logs", key: id, value: encodeLogLine(testCodec, l) })));
+    await log.append([line(1, "INFO"), line(2, "ERROR")].map((l) => ({ topic: "logs", key: id, value: encodeLogLine(codec, l) })));
 
     const done = await repo.waitForTerminal(id, 600_000);
     expect(done?.state.current).toBe("SUCCESS");
