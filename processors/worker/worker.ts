@@ -176,7 +176,8 @@ export class Worker {
     await this.heartbeatInFlight;
     await this.heartbeat("STOPPING", this.running.size);
     this.slots.close();
-    await this.jobs?.leave();
+    // A closed or failed log must not keep the worker from stopping its attempts.
+    await this.jobs?.leave().catch((err: unknown) => this.logger.warn({ err }, "leaving the jobs group failed"));
     if (opts.graceful && this.running.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -190,7 +191,7 @@ export class Worker {
     await Promise.all(rest.map((r) => r.done));
     if (rest.length > 0) this.logger.warn({ handedBack: rest.length }, "attempts handed back unfinished");
     await this.logs.flush();
-    await this.control?.leave();
+    await this.control?.leave().catch((err: unknown) => this.logger.warn({ err }, "leaving the control group failed"));
     await this.heartbeat("STOPPED", rest.length);
     this.state = "stopped";
     this.logger.info({ started: this.started, completed: this.completed, failed: this.failed, killed: this.killed }, "worker stopped");
