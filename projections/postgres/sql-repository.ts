@@ -89,6 +89,19 @@ function placeholders(rows: number, casts: string[]): string {
   return out.join(",");
 }
 
+/**
+ * JSON text for a jsonb column. Postgres refuses the NUL character in jsonb and text; a task output
+ * holding one (binary read as text) would otherwise block the indexer for good, so NUL becomes U+FFFD.
+ */
+function toJsonb(v: unknown): string {
+  const text = JSON.stringify(v);
+  if (!text.includes("\\u0000")) return text;
+  // An escape `\u0000` is one preceded by an even number of backslashes (keys and values alike).
+  return text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, "$1\\ufffd");
+}
+
+const noNul = (s: string) => (s.includes("\u0000") ? s.replaceAll("\u0000", "\uFFFD") : s);
+
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -138,7 +151,7 @@ export class SqlRepository implements Repository {
       const r = await tx.query(
         `INSERT INTO ${this.s}.repo_flows (tenant_id, namespace, id, revision, source, flow, deleted, updated)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb, false, now()) RETURNING *`,
-        [key.tenantId, key.namespace, key.id, revision, source, JSON.stringify(stored)],
+        [key.tenantId, key.namespace, key.id, revision, source, toJsonb(stored)],
       );
       return { revision: toFlowRevision(r.rows[0]), created: true };
     });
@@ -214,7 +227,7 @@ export class SqlRepository implements Repository {
         const params: unknown[] = [];
         for (const { execution: e, version, fold } of part) {
           params.push(e.id, e.tenantId, e.namespace, e.flowId, e.state.current, e.startDate, e.endDate ?? null,
-            version.toString(), JSON.stringify(e), fold === undefined ? null : JSON.stringify(fold));
+            version.toString(), toJsonb(e), fold === undefined ? null : toJsonb(fold));
         }
         await tx.query(
           `INSERT INTO ${this.s}.repo_executions AS x (id, tenant_id, namespace, flow_id, state, start_date, end_date, version, execution, fold)
@@ -301,7 +314,7 @@ export class SqlRepository implements Repository {
         const params: unknown[] = [];
         for (const e of part) {
           params.push(e.id, e.executionId, e.tenantId, e.namespace, e.flowId, e.taskRunId ?? null, e.taskId ?? null,
-            e.attemptNumber ?? null, e.level, levelRank(e.level), e.message, e.timestamp, e.workerId ?? null);
+            e.attemptNumber ?? null, e.level, levelRank(e.level), noNul(e.message), e.timestamp, e.workerId ?? null);
         }
         await tx.query(
           `INSERT INTO ${this.s}.repo_logs (id, execution_id, tenant_id, namespace, flow_id, task_run_id, task_id, attempt, level, level_rank, message, ts, worker_id)

@@ -168,6 +168,17 @@ export function repositoryContract(name: string, factory: RepositoryFactory): vo
         expect((await repo.getExecution(id))?.state.current).toBe("SUCCESS");
       });
 
+      it("stores text holding a NUL character (SQL stores U+FFFD in its place)", async () => {
+        const t = tenant();
+        const e = makeExecution({ tenantId: t, state: "SUCCESS" });
+        e.taskRunList[0].outputs = { value: "a\u0000b", "k\u0000": 1 };
+        await repo.upsertExecutions([{ execution: e, version: 1n }]);
+        const got = await repo.getExecution(e.id);
+        expect(String(got?.taskRunList[0].outputs?.value).replace("\uFFFD", "\u0000")).toBe("a\u0000b");
+        await repo.appendLogs([logLine({ id: `${e.id}:nul`, executionId: e.id, tenantId: t, message: "x\u0000y" })]);
+        expect((await repo.listLogs(e.id))[0].message.replace("\uFFFD", "\u0000")).toBe("x\u0000y");
+      });
+
       it("answers undefined for an unknown execution", async () => {
         expect(await repo.getExecution(randomUUID())).toBeUndefined();
       });
