@@ -136,7 +136,10 @@ export class Executor {
       onAssign: (a) => this.onAssign(a),
       onRevoke: (r) => this.onRevoke(r),
       onRecords: (b) => this.onRecords(b),
-      onError: (err, where) => this.logger.error({ err: describeError(err), ...where }, "executor batch failed; it will be delivered again"),
+      onError: (err, where) => {
+        const expected = isLannerError(err, "FENCED") || isLannerError(err, "EXECUTOR_PARTITION_NOT_HELD");
+        this.logger[expected ? "debug" : "error"]({ err: describeError(err), ...where }, "executor batch not committed; it will be delivered again");
+      },
     };
     this.membership = await this.log.join(EXECUTOR_GROUP, [this.topics.commands, this.topics.results], member, {
       maxBatch: this.opts.maxBatch ?? 256,
@@ -265,8 +268,17 @@ export class Executor {
   private async onRecords(batch: LogRecord[]): Promise<void> {
     if (batch.length === 0) return;
     const ps = this.partitions.get(batch[0].partition);
-    if (!ps || ps.closed) return;
-    await ps.queue.run(() => (ps.closed ? Promise.resolve() : this.processBatch(ps, batch)));
+    const notReady = () =>
+      new LannerError("EXECUTOR_PARTITION_NOT_HELD", `executor partition ${batch[0].partition} is not held here (fenced); the batch is delivered again later`, { retriable: true });
+    if (!ps || ps.closed) {
+      if (this.stopping) return;
+      // delivery moves on unless the batch fails: fail it so it comes back from the committed offset
+      throw notReady();
+    }
+    await ps.queue.run(() => {
+      if (ps.closed) return this.stopping ? Promise.resolve() : Promise.reject(notReady());
+      return this.processBatch(ps, batch);
+    });
   }
 
   private async processBatch(ps: PartitionState, batch: LogRecord[]): Promise<void> {
@@ -328,7 +340,9 @@ export class Executor {
         }
         await this.commit(ps, uow, [], now);
       })
-      .catch((err: unknown) => this.logger.error({ partition: ps.partition, err: describeError(err) }, "timer unit of work failed"));
+      .catch((err: unknown) => {
+        if (!isLannerError(err, "FENCED")) this.logger.error({ partition: ps.partition, err: describeError(err) }, "timer unit of work failed");
+      });
   }
 
   /** Reduces one input and records its events and actions in the unit; a failing input is dead-lettered. */
@@ -547,7 +561,7 @@ export class Executor {
         this.logger.warn({ partition: p }, "executor partition moved to another instance; dropping its state");
         ps.close();
         if (this.partitions.get(p) === ps) this.partitions.delete(p);
-        return;
+        throw err;
       }
       if (isLannerError(err, "LOG_CLOSED") || this.stopping) throw err;
       // memory is ahead of what is durable: start again from the store and the log
@@ -592,7 +606,9 @@ export class Executor {
       ps.flushTimer = undefined;
       ps.queue
         .run(() => (ps.closed ? Promise.resolve() : this.commit(ps, new UnitOfWork(), [], this.clock())))
-        .catch((err: unknown) => this.logger.error({ partition: ps.partition, err: describeError(err) }, "snapshot flush failed"));
+        .catch((err: unknown) => {
+          if (!isLannerError(err, "FENCED")) this.logger.error({ partition: ps.partition, err: describeError(err) }, "snapshot flush failed");
+        });
     }, Math.max(0, at - now));
     ps.flushTimer.unref();
   }
