@@ -41,7 +41,7 @@ export interface StartRolesOptions {
   onFatal?: (err: Error) => void;
   /** Worker id (default random): a restarted worker is a new worker. */
   workerId?: string;
-  /** How long a graceful stop lets running attempts finish before handing them back (ms); default 30 s. */
+  /** How long a graceful stop lets running attempts finish before handing them back (ms); default 15 s. */
   workerStopTimeoutMs?: number;
   /** Topic name prefix; default none. */
   topicPrefix?: string;
@@ -196,7 +196,7 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       });
       await worker.start();
       handle.worker = worker;
-      const timeoutMs = opts.workerStopTimeoutMs ?? 30_000;
+      const timeoutMs = opts.workerStopTimeoutMs ?? 15_000;
       stops.push(async () => {
         const { handedBack } = await worker.stop({ graceful: true, timeoutMs });
         if (handedBack > 0) logger.warn({ handedBack }, "worker stopped with attempts handed back; liveness resubmits them");
