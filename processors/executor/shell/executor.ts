@@ -285,35 +285,37 @@ export class Executor {
     const uow = new UnitOfWork();
     const now = this.clock();
     const topic = batch[0].topic;
-    for (const rec of batch) {
-      if (topic === this.topics.results) {
-        let input: ExecutorInput;
-        try {
-          input = decodeResult(this.codec, rec.value);
-        } catch (err) {
-          this.deadLetter(uow, rec, `undecodable worker result: ${describeError(err)}`);
+    await this.guarded(ps, async () => {
+      for (const rec of batch) {
+        if (topic === this.topics.results) {
+          let input: ExecutorInput;
+          try {
+            input = decodeResult(this.codec, rec.value);
+          } catch (err) {
+            this.deadLetter(uow, rec, `undecodable worker result: ${describeError(err)}`);
+            continue;
+          }
+          await this.applyInput(ps, uow, input, rec, now);
           continue;
         }
-        await this.applyInput(ps, uow, input, rec, now);
-        continue;
+        let cmd: ReturnType<typeof decodeCommand>;
+        try {
+          cmd = decodeCommand(this.codec, rec.value);
+        } catch (err) {
+          this.deadLetter(uow, rec, `undecodable command: ${describeError(err)}`);
+          continue;
+        }
+        if (cmd.kind === "execution") await this.applyInput(ps, uow, cmd.input, rec, now);
+        else if (cmd.kind === "concurrency") this.applyConcurrency(ps, uow, cmd.input);
+        else {
+          const { workerId } = cmd.lost;
+          const ids = ps.executionsOnWorker(workerId);
+          if (ids.length > 0) this.logger.warn({ partition: ps.partition, workerId, executions: ids.length }, "worker lost: resubmitting its attempts");
+          for (const executionId of ids) await this.applyInput(ps, uow, { type: "WorkerLost", executionId, workerId }, rec, now);
+          uow.lostWorkers.add(workerId);
+        }
       }
-      let cmd: ReturnType<typeof decodeCommand>;
-      try {
-        cmd = decodeCommand(this.codec, rec.value);
-      } catch (err) {
-        this.deadLetter(uow, rec, `undecodable command: ${describeError(err)}`);
-        continue;
-      }
-      if (cmd.kind === "execution") await this.applyInput(ps, uow, cmd.input, rec, now);
-      else if (cmd.kind === "concurrency") this.applyConcurrency(ps, uow, cmd.input);
-      else {
-        const { workerId } = cmd.lost;
-        const ids = ps.executionsOnWorker(workerId);
-        if (ids.length > 0) this.logger.warn({ partition: ps.partition, workerId, executions: ids.length }, "worker lost: resubmitting its attempts");
-        for (const executionId of ids) await this.applyInput(ps, uow, { type: "WorkerLost", executionId, workerId }, rec, now);
-        uow.lostWorkers.add(workerId);
-      }
-    }
+    });
     const last = batch[batch.length - 1];
     await this.commit(ps, uow, [{ topic, partition: ps.partition, next: last.offset + 1n }], now);
   }
@@ -329,20 +331,36 @@ export class Executor {
           return;
         }
         const uow = new UnitOfWork();
-        for (const t of due) {
-          uow.state.delete(timerKey(t.at, t.executionId, t.timerId));
-          uow.setTimer(t.executionId, t.timerId, undefined);
-          const pseudo: LogRecord = {
-            topic: this.topics.commands, partition: ps.partition, offset: -1n, key: t.executionId, headers: {}, timestamp: now,
-            value: encodeCommand(this.codec, { type: "TimerFired", executionId: t.executionId, timerId: t.timerId }),
-          };
-          await this.applyInput(ps, uow, { type: "TimerFired", executionId: t.executionId, timerId: t.timerId }, pseudo, now);
-        }
+        await this.guarded(ps, async () => {
+          for (const t of due) {
+            uow.state.delete(timerKey(t.at, t.executionId, t.timerId));
+            uow.setTimer(t.executionId, t.timerId, undefined);
+            const pseudo: LogRecord = {
+              topic: this.topics.commands, partition: ps.partition, offset: -1n, key: t.executionId, headers: {}, timestamp: now,
+              value: encodeCommand(this.codec, { type: "TimerFired", executionId: t.executionId, timerId: t.timerId }),
+            };
+            await this.applyInput(ps, uow, { type: "TimerFired", executionId: t.executionId, timerId: t.timerId }, pseudo, now);
+          }
+        });
         await this.commit(ps, uow, [], now);
       })
       .catch((err: unknown) => {
         if (!isLannerError(err, "FENCED")) this.logger.error({ partition: ps.partition, err: describeError(err) }, "timer unit of work failed");
       });
+  }
+
+  /**
+   * Runs the in-memory part of a unit of work; if it fails (a store read, an unexpected error)
+   * memory may hold changes that will never be committed, so the partition is restored first.
+   */
+  private async guarded(ps: PartitionState, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      this.logger.error({ partition: ps.partition, err: describeError(err) }, "executor unit of work failed before its commit; restoring the partition");
+      await this.reload(ps);
+      throw err;
+    }
   }
 
   /** Reduces one input and records its events and actions in the unit; a failing input is dead-lettered. */
