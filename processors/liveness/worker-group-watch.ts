@@ -9,6 +9,9 @@
 import type { Log } from "../../topology/log.js";
 import { groupName, type Heartbeat } from "./heartbeat.js";
 
+/** How many of the latest heartbeat records `follow` reads at start. */
+const RECENT = 10_000n;
+
 interface Seen {
   group: string;
   lastSeen: number;
@@ -85,7 +88,7 @@ export class WorkerGroupWatch {
 
   /**
    * Follows the `heartbeats` topic (every partition) from `decode`d records: reads what is new
-   * every `everyMs`. Starts from records younger than one timeout.
+   * every `everyMs`. Starts from the latest records (younger than one timeout).
    */
   follow(log: Log, decode: (value: Uint8Array) => Heartbeat | undefined, everyMs: number, topic = "heartbeats"): void {
     if (this.follower) return;
@@ -97,8 +100,9 @@ export class WorkerGroupWatch {
       try {
         const n = log.partitionsOf(topic);
         for (let p = 0; p < n; p++) {
-          positions[p] ??= 0n;
           const end = await log.endOffset(topic, p);
+          // the last heartbeats suffice (a few per worker within one timeout): skip the older history
+          positions[p] ??= end > RECENT ? end - RECENT : 0n;
           if (end <= positions[p]) continue;
           for await (const rec of log.readPartition(topic, p, positions[p])) {
             positions[p] = rec.offset + 1n;
