@@ -152,6 +152,12 @@ export interface Repository {
    */
   waitForTerminal(id: string, timeoutMs: number): Promise<Execution | undefined>;
 
+  /**
+   * Removes an execution and its log lines from the read side (the API's delete); false when the
+   * execution is unknown. Its events stay on the log: a full reindex brings it back.
+   */
+  deleteExecution(id: string): Promise<boolean>;
+
   /** Stores log lines; a line whose id is already stored is skipped. */
   appendLogs(entries: LogEntry[]): Promise<void>;
   /** Log lines of an execution in timestamp order (then storage order), filtered by `q`. */

@@ -125,6 +125,13 @@ export class MemoryRepository implements Repository {
     return this.waiters.wait(id, timeoutMs, () => this.getExecution(id));
   }
 
+  async deleteExecution(id: string): Promise<boolean> {
+    const existed = this.executions.delete(id);
+    for (const e of this.logs.get(id) ?? []) this.logIds.delete(e.id);
+    this.logs.delete(id);
+    return existed;
+  }
+
   async appendLogs(entries: LogEntry[]): Promise<void> {
     for (const e of entries) {
       if (this.logIds.has(e.id)) continue;

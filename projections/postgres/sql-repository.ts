@@ -307,6 +307,14 @@ export class SqlRepository implements Repository {
 
   // ---- logs --------------------------------------------------------------------------------------
 
+  async deleteExecution(id: string): Promise<boolean> {
+    return this.client.transaction(async (tx) => {
+      await tx.query(`DELETE FROM ${this.s}.repo_logs WHERE execution_id = $1`, [id]);
+      const r = await tx.query(`DELETE FROM ${this.s}.repo_executions WHERE id = $1 RETURNING id`, [id]);
+      return r.rows.length > 0;
+    });
+  }
+
   async appendLogs(entries: LogEntry[]): Promise<void> {
     if (entries.length === 0) return;
     await this.client.transaction(async (tx) => {

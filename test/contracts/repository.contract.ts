@@ -254,6 +254,20 @@ export function repositoryContract(name: string, factory: RepositoryFactory): vo
         expect((await repo.listLogs(ex, { minLevel: "WARN" })).map((l) => l.level)).toEqual(["ERROR", "WARN"]);
         expect(await repo.listLogs(randomUUID())).toEqual([]);
       });
+
+      it("deleteExecution removes the execution and its log lines only", async () => {
+        const t = tenant();
+        const gone = makeExecution({ tenantId: t, state: "SUCCESS" });
+        const kept = makeExecution({ tenantId: t, state: "SUCCESS" });
+        await repo.upsertExecutions([{ execution: gone, version: 1n }, { execution: kept, version: 1n }]);
+        await repo.appendLogs([logLine({ id: `${gone.id}:1`, executionId: gone.id, tenantId: t }), logLine({ id: `${kept.id}:1`, executionId: kept.id, tenantId: t })]);
+        expect(await repo.deleteExecution(gone.id)).toBe(true);
+        expect(await repo.getExecution(gone.id)).toBeUndefined();
+        expect(await repo.listLogs(gone.id)).toEqual([]);
+        expect((await repo.searchExecutions({ tenantId: t })).results.map((e) => e.id)).toEqual([kept.id]);
+        expect((await repo.listLogs(kept.id)).map((l) => l.id)).toEqual([`${kept.id}:1`]);
+        expect(await repo.deleteExecution(gone.id)).toBe(false);
+      });
     });
   });
 }
