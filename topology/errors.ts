@@ -47,3 +47,18 @@ export function partitionsMismatchError(topic: string, existing: number, wanted:
     { details: { topic, existing, wanted } },
   );
 }
+
+/** The topics of one group must be co-partitioned: partition p of each moves between members together. */
+export function groupPartitionsMismatchError(group: string, counts: Record<string, number>): LannerError {
+  const list = Object.entries(counts)
+    .map(([t, n]) => `${t}: ${n}`)
+    .join(", ");
+  return new LannerError(
+    "GROUP_PARTITIONS_MISMATCH",
+    `Consumer group ${group} would read topics with different partition counts (${list}); the topics of one group must have the same partition count, because partition p of every topic goes to the same member.`,
+    { details: { group, counts } },
+  );
+}
+
+/** Default of `groupExpiryMs`: a group with no live member and no commit for a day is forgotten (Kafka's offsets.retention). */
+export const DEFAULT_GROUP_EXPIRY_MS = 24 * 60 * 60 * 1000;

@@ -24,14 +24,16 @@ export interface OpenLogOptions {
   /** Postgres: lease duration (default 5000 ms) and heartbeat period (default 1000 ms). */
   leaseMs?: number;
   heartbeatMs?: number;
+  /** Every backend: a group with no live member and no commit for this long is forgotten by `purge` (default one day). */
+  groupExpiryMs?: number;
 }
 
 export async function openLog(options: OpenLogOptions): Promise<Log> {
   switch (options.backend) {
     case "memory":
-      return new MemoryLog();
+      return new MemoryLog({ groupExpiryMs: options.groupExpiryMs });
     case "embedded":
-      return EmbeddedLog.open({ dataDir: options.dataDir ?? join(process.cwd(), ".lanner"), durability: options.durability });
+      return EmbeddedLog.open({ dataDir: options.dataDir ?? join(process.cwd(), ".lanner"), durability: options.durability, groupExpiryMs: options.groupExpiryMs });
     case "postgres":
       if (options.postgresUrl === undefined || options.postgresUrl === "") {
         throw new LannerError("CONFIG_INVALID", "The postgres backend needs a connection URL (--postgres-url or postgres.url in the configuration).");
@@ -41,6 +43,7 @@ export async function openLog(options: OpenLogOptions): Promise<Log> {
         schema: options.schema,
         leaseMs: options.leaseMs,
         heartbeatMs: options.heartbeatMs,
+        groupExpiryMs: options.groupExpiryMs,
       });
     default:
       throw new LannerError("CONFIG_INVALID", `Unknown log backend ${JSON.stringify((options as { backend: unknown }).backend)}: use memory, embedded or postgres.`);

@@ -107,6 +107,12 @@ export interface JoinOptions {
   maxBatch?: number;
   /** Stable member id (default: random); shows as the lease owner on Postgres. */
   memberId?: string;
+  /**
+   * A group no member will come back to once it is gone (e.g. one worker's private group): its
+   * committed offsets are deleted when its last member leaves, and it never holds back `purge`
+   * (records it has not read may be purged). Default false.
+   */
+  ephemeral?: boolean;
 }
 
 export interface Membership {
@@ -146,9 +152,12 @@ export interface Log extends StateStoreProvider {
    */
   append(records: ProduceRecord[]): Promise<AppendResult[]>;
   /**
-   * Joins consumer group `group` for `topics`; the partitions of those topics are split among the
-   * group's members (range assignment in one process; leases across processes on Postgres) and
-   * move on join/leave/death, calling `onRevoke` then `onAssign`.
+   * Joins consumer group `group` for `topics`; the partition numbers of the group are split among
+   * its members (range assignment in one process; leases across processes on Postgres) and move
+   * on join/leave/death, calling `onRevoke` then `onAssign`. A member owns partition p of every
+   * topic it reads, or none of them: the topics of one group are co-partitioned, and a join whose
+   * topics (with those the group already reads) differ in partition count rejects with
+   * `GROUP_PARTITIONS_MISMATCH`. Members of one group should read the same topics.
    */
   join(group: string, topics: string[], member: GroupMember, options?: JoinOptions): Promise<Membership>;
   /**
@@ -165,6 +174,11 @@ export interface Log extends StateStoreProvider {
    * reads the topic has committed: per partition, oldest first, stopping at the first record that
    * is too young or not committed by some group (like Kafka deleting whole old segments). Never
    * drops an uncommitted record. Topics without `retentionMs` are never purged. Resolves with the count.
+   *
+   * Dead groups do not hold purging back forever: first, groups with no live member and no join
+   * or commit for longer than the backend's `groupExpiryMs` (default one day, Kafka's
+   * offsets.retention) as of `now` are forgotten (offsets and subscriptions deleted); ephemeral
+   * groups (`JoinOptions.ephemeral`) are never waited for.
    */
   purge(now?: number): Promise<number>;
   /** Registers a listener for fatal failures; returns a function that removes it. */

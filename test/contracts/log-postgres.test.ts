@@ -78,7 +78,7 @@ describe("Postgres log: fencing in the database", () => {
       // Another process took the lease over (epoch + 1) while this one stalled.
       const admin = await import("pg").then((pg) => new pg.default.Client({ connectionString: s.url }));
       await admin.connect();
-      await admin.query(`UPDATE "${s.schema}".leases SET owner = 'other', epoch = epoch + 1, expires_at = now() + interval '1 hour'`);
+      await admin.query(`UPDATE "${s.schema}".group_leases SET owner = 'other', epoch = epoch + 1, expires_at = now() + interval '1 hour'`);
       await admin.end();
       await expect(
         m.commit({ produce: [{ topic: "out", key: "z", value: new Uint8Array([1]) }], offsets: [{ topic: "in", partition: 0, next: 5n }] }),

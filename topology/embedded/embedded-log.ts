@@ -17,7 +17,7 @@ import { LannerError } from "../../common/errors.js";
 import { LevelStateStore, prefixEnd, stateBatchOps, type LevelDb, type LevelOp, type LevelWriter } from "../../stores/level-state-store.js";
 import type { StateBatch, StateStore } from "../../stores/state-store.js";
 import { validateStoreName } from "../../stores/state-store.js";
-import { closedError, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
+import { closedError, DEFAULT_GROUP_EXPIRY_MS, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
 import { LocalGroups, tpKey, type LocalBackend } from "../local/local-groups.js";
 import type {
   AppendResult,
@@ -40,6 +40,11 @@ export interface EmbeddedLogOptions {
   durability?: "fsync" | "os";
   /** Recent records kept in memory per partition so consumers that keep up never read the disk (default 512). */
   tailRecords?: number;
+  /**
+   * A group with no member and no join or commit for this long is forgotten by `purge` (default
+   * one day); activity is tracked in memory, so a group unseen since the open counts from the open.
+   */
+  groupExpiryMs?: number;
 }
 
 /** The stored body of a record (topic, partition and offset are in its key). */
@@ -114,6 +119,8 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
   private readonly topics = new Map<string, TopicState>();
   private readonly offsets = new Map<string, bigint>();
   private readonly subscriptions = new Map<string, Set<string>>();
+  /** Every group with offsets or a subscription (candidates for expiry). */
+  private readonly knownGroups = new Set<string>();
   private readonly stores = new Map<string, LevelStateStore>();
   private readonly groups = new LocalGroups(this);
   private readonly fatalListeners = new Set<FatalListener>();
@@ -126,6 +133,7 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     readonly db: LevelDb,
     durability: "fsync" | "os",
     private readonly tailRecords: number,
+    private readonly groupExpiryMs: number,
   ) {
     this.sync = durability === "fsync";
   }
@@ -148,7 +156,7 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
       }
       throw new LannerError("DATA_DIR_UNUSABLE", `Cannot open the embedded log in ${location}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`, { cause: err });
     }
-    const log = new EmbeddedLog(db, options.durability ?? "os", options.tailRecords ?? 512);
+    const log = new EmbeddedLog(db, options.durability ?? "os", options.tailRecords ?? 512, options.groupExpiryMs ?? DEFAULT_GROUP_EXPIRY_MS);
     await log.load();
     return log;
   }
@@ -179,12 +187,14 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
       const p = rest.readUInt32BE(rest.length - 4);
       const [group, topic] = rest.subarray(0, rest.length - 5).toString("utf8").split("\0");
       this.offsets.set(`${group}\0${tpKey(topic, p)}`, v.readBigUInt64BE(0));
+      this.knownGroups.add(group);
     }
     for await (const k of this.db.keys({ gte: subPrefix, lt: prefixEnd(subPrefix) })) {
       const [topic, group] = k.subarray(subPrefix.length).toString("utf8").split("\0");
       let s = this.subscriptions.get(topic);
       if (s === undefined) this.subscriptions.set(topic, (s = new Set()));
       s.add(group);
+      this.knownGroups.add(group);
     }
   }
 
@@ -313,7 +323,10 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
         if (tail.length > this.tailRecords) tail.splice(0, tail.length - this.tailRecords);
         if (e.end > t.visible[e.partition]) t.visible[e.partition] = e.end;
       }
-      if (group !== undefined) for (const o of c.offsets) this.offsets.set(`${group}\0${tpKey(o.topic, o.partition)}`, o.next);
+      if (group !== undefined && c.offsets.length > 0) {
+        this.knownGroups.add(group);
+        for (const o of c.offsets) this.offsets.set(`${group}\0${tpKey(o.topic, o.partition)}`, o.next);
+      }
       for (const e of ends.values()) this.groups.notify(e.topic, e.partition);
     };
     return this.submit(ops, after).then(() => results);
@@ -365,9 +378,15 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     return this.offsets.get(`${group}\0${tpKey(topic, partition)}`) ?? 0n;
   }
 
-  async subscribe(group: string, topics: string[]): Promise<void> {
+  async subscribe(group: string, topics: string[], ephemeral: boolean): Promise<void> {
     validateGroupName(group);
+    this.knownGroups.add(group);
     const ops: LevelOp[] = [];
+    if (ephemeral) {
+      for (const [t, s] of this.subscriptions) if (s.delete(group)) ops.push({ type: "del", key: subKey(t, group) });
+      if (ops.length > 0) await this.submit(ops);
+      return;
+    }
     for (const t of topics) {
       let s = this.subscriptions.get(t);
       if (s === undefined) this.subscriptions.set(t, (s = new Set()));
@@ -377,12 +396,29 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     if (ops.length > 0) await this.submit(ops);
   }
 
+  async forgetGroup(group: string): Promise<void> {
+    const ops: LevelOp[] = [];
+    const prefix = `${group}\0`;
+    for (const k of [...this.offsets.keys()]) {
+      if (!k.startsWith(prefix)) continue;
+      const [, topic, p] = k.split("\0");
+      ops.push({ type: "del", key: offsetKey(group, topic, Number(p)) });
+      this.offsets.delete(k);
+    }
+    for (const [t, s] of this.subscriptions) if (s.delete(group)) ops.push({ type: "del", key: subKey(t, group) });
+    this.knownGroups.delete(group);
+    this.groups.forget(group);
+    if (ops.length > 0) await this.submit(ops);
+  }
+
   join(group: string, topics: string[], member: GroupMember, options?: JoinOptions): Promise<Membership> {
     if (this.closed) return Promise.reject(closedError(this.backend));
     return this.groups.join(group, topics, member, options);
   }
 
   async purge(now: number = Date.now()): Promise<number> {
+    if (this.closed) throw closedError(this.backend);
+    for (const g of this.groups.idle(this.knownGroups, now - this.groupExpiryMs)) await this.forgetGroup(g);
     let purged = 0;
     for (const [name, t] of this.topics) {
       if (t.spec.retentionMs === undefined) continue;

@@ -1,12 +1,14 @@
 /**
  * Consumer groups for the in-process backends (memory, embedded): every member of a group in
- * this process gets a range of each subscribed topic's partitions; joins and leaves rebalance
- * (revoke first, after the in-flight batch and accepted commits settled, then assign).
+ * this process gets a range of the group's partition numbers, and owns partition p of every
+ * topic it reads (the topics of a group are co-partitioned, as on Postgres and like Kafka's range
+ * assignor); joins and leaves rebalance (revoke first, after the in-flight batch and accepted
+ * commits settled, then assign). It also remembers when each group was last active, for expiry.
  */
 import { randomUUID } from "node:crypto";
 import type { StateBatch } from "../../stores/state-store.js";
 import { newDelivery, rangeAssign, startDelivery, stopDelivery, tpKey, Wakeups, type Delivery, type DeliverySource } from "../delivery.js";
-import { closedError, fencedError } from "../errors.js";
+import { closedError, fencedError, groupPartitionsMismatchError } from "../errors.js";
 import type { AppendResult, AssignedPartition, Commit, GroupMember, JoinOptions, LogRecord, Membership } from "../log.js";
 
 export { tpKey } from "../delivery.js";
@@ -20,8 +22,13 @@ export interface LocalBackend {
   readBatch(topic: string, partition: number, from: bigint, max: number): Promise<LogRecord[]>;
   /** The group's committed next offset (0 when none). */
   committed(group: string, topic: string, partition: number): Promise<bigint>;
-  /** Records that `group` reads `topics` (retention must wait for it). */
-  subscribe(group: string, topics: string[]): Promise<void>;
+  /**
+   * Records that `group` reads `topics`: retention must wait for it — unless `ephemeral`, then it
+   * must not (and a durable subscription of the group is dropped).
+   */
+  subscribe(group: string, topics: string[], ephemeral: boolean): Promise<void>;
+  /** Deletes the group's committed offsets and subscriptions (an ephemeral group's last member left). */
+  forgetGroup(group: string): Promise<void>;
   /** Appends, commits and writes state atomically; fencing was checked by the caller. */
   commitUnit(group: string, c: Commit, state: StateBatch[]): Promise<AppendResult[]>;
 }
@@ -47,14 +54,38 @@ interface LocalGroup {
   departed: LocalMember[];
   /** Rebalances run one after the other. */
   chain: Promise<void>;
+  /** Set by the latest join: the group's offsets go when its last member leaves. */
+  ephemeral: boolean;
 }
 
 export class LocalGroups {
   private readonly groups = new Map<string, LocalGroup>();
   private readonly wakeups = new Wakeups();
+  /** Epoch ms of each group's last join, commit or leave in this process. */
+  private readonly lastActive = new Map<string, number>();
+  private readonly since = Date.now();
   private closed = false;
 
   constructor(private readonly backend: LocalBackend) {}
+
+  /**
+   * Of `groups`, those with no member here and no join, commit or leave since `before` (epoch
+   * ms). A group not seen since this process started counts as active at the start: it expires
+   * no earlier than it should.
+   */
+  idle(groups: Iterable<string>, before: number): string[] {
+    const out: string[] = [];
+    for (const g of new Set(groups)) {
+      if ((this.groups.get(g)?.members.length ?? 0) > 0) continue;
+      if ((this.lastActive.get(g) ?? this.since) < before) out.push(g);
+    }
+    return out;
+  }
+
+  /** Forgets the activity of a group whose offsets were deleted. */
+  forget(group: string): void {
+    this.lastActive.delete(group);
+  }
 
   /** Records of (topic, partition) became visible: wake its delivery loops. */
   notify(topic: string, partition: number): void {
@@ -63,13 +94,19 @@ export class LocalGroups {
 
   async join(group: string, topics: string[], impl: GroupMember, options: JoinOptions = {}): Promise<Membership> {
     if (this.closed) throw closedError(this.backend.backend);
-    for (const t of topics) this.backend.partitionsOf(t);
-    await this.backend.subscribe(group, topics);
+    const counts: Record<string, number> = {};
+    for (const t of topics) counts[t] = this.backend.partitionsOf(t);
+    for (const m of this.groups.get(group)?.members ?? []) for (const t of m.topics) counts[t] ??= this.backend.partitionsOf(t);
+    if (new Set(Object.values(counts)).size > 1) throw groupPartitionsMismatchError(group, counts);
+    const ephemeral = options.ephemeral === true;
+    await this.backend.subscribe(group, topics, ephemeral);
     let g = this.groups.get(group);
     if (g === undefined) {
-      g = { name: group, members: [], departed: [], chain: Promise.resolve() };
+      g = { name: group, members: [], departed: [], chain: Promise.resolve(), ephemeral };
       this.groups.set(group, g);
     }
+    g.ephemeral = ephemeral;
+    this.lastActive.set(group, Date.now());
     const m: LocalMember = {
       id: options.memberId ?? randomUUID(),
       group: g,
@@ -98,7 +135,13 @@ export class LocalGroups {
         m.active = false;
         joined.members = joined.members.filter((x) => x !== m);
         joined.departed.push(m);
+        this.lastActive.set(joined.name, Date.now());
         await this.rebalance(joined);
+        if (joined.ephemeral && joined.members.length === 0) {
+          // Its commits settled in the rebalance: nothing can re-create the offsets after this.
+          await this.backend.forgetGroup(joined.name);
+          this.lastActive.delete(joined.name);
+        }
       },
     };
   }
@@ -112,6 +155,7 @@ export class LocalGroups {
     }
     const states = state === undefined ? [] : Array.isArray(state) ? state : [state];
     const p = this.backend.commitUnit(m.group.name, c, states);
+    this.lastActive.set(m.group.name, Date.now());
     // A rebalance waits for commits already accepted, so a new owner reads their offsets.
     m.pending.add(p);
     const forget = () => m.pending.delete(p);
@@ -125,18 +169,19 @@ export class LocalGroups {
     return run;
   }
 
-  /** Range assignment per topic among the members subscribed to it, in join order. */
+  /**
+   * Range assignment of the group's partition numbers among its members in join order; a member
+   * gets partition p of each topic it reads, so co-partitioned topics stay together.
+   */
   private target(g: LocalGroup): Map<LocalMember, Set<string>> {
     const out = new Map<LocalMember, Set<string>>();
-    for (const m of g.members) out.set(m, new Set());
-    const topics = new Set(g.members.flatMap((m) => m.topics));
-    for (const topic of topics) {
-      const subs = g.members.filter((m) => m.topics.includes(topic));
-      const ranges = rangeAssign(this.backend.partitionsOf(topic), subs.length);
-      subs.forEach((m, i) => {
-        for (const p of ranges[i]) out.get(m)?.add(tpKey(topic, p));
-      });
-    }
+    const first = g.members.find((m) => m.topics.length > 0)?.topics[0];
+    const ranges = rangeAssign(first === undefined ? 0 : this.backend.partitionsOf(first), g.members.length);
+    g.members.forEach((m, i) => {
+      const keys = new Set<string>();
+      for (const p of ranges[i]) for (const topic of m.topics) keys.add(tpKey(topic, p));
+      out.set(m, keys);
+    });
     return out;
   }
 

@@ -5,7 +5,7 @@
 import { MemoryStateStore } from "../../stores/memory-state-store.js";
 import type { StateBatch, StateStore } from "../../stores/state-store.js";
 import { validateStoreName } from "../../stores/state-store.js";
-import { closedError, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
+import { closedError, DEFAULT_GROUP_EXPIRY_MS, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
 import { LocalGroups, tpKey, type LocalBackend } from "../local/local-groups.js";
 import type {
   AppendResult,
@@ -32,14 +32,26 @@ interface TopicData {
   partitions: PartitionData[];
 }
 
+export interface MemoryLogOptions {
+  /** A group with no member and no join or commit for this long is forgotten by `purge` (default one day). */
+  groupExpiryMs?: number;
+}
+
 export class MemoryLog implements Log, LocalBackend {
   readonly backend = "memory";
   private readonly topics = new Map<string, TopicData>();
   private readonly offsets = new Map<string, bigint>();
+  /** Every group with offsets or a subscription (candidates for expiry). */
+  private readonly knownGroups = new Set<string>();
+  private readonly groupExpiryMs: number;
   private readonly subscriptions = new Map<string, Set<string>>();
   private readonly stores = new Map<string, MemoryStateStore>();
   private readonly groups = new LocalGroups(this);
   private closed = false;
+
+  constructor(options: MemoryLogOptions = {}) {
+    this.groupExpiryMs = options.groupExpiryMs ?? DEFAULT_GROUP_EXPIRY_MS;
+  }
 
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
     for (const s of specs) {
@@ -105,7 +117,10 @@ export class MemoryLog implements Log, LocalBackend {
       results.push({ topic: r.topic, partition, offset });
       touched.add(tpKey(r.topic, partition));
     }
-    if (group !== undefined) for (const o of c.offsets) this.offsets.set(`${group}\u0000${tpKey(o.topic, o.partition)}`, o.next);
+    if (group !== undefined && c.offsets.length > 0) {
+      this.knownGroups.add(group);
+      for (const o of c.offsets) this.offsets.set(`${group}\u0000${tpKey(o.topic, o.partition)}`, o.next);
+    }
     for (const s of states) {
       const store = this.stateStore(s.store, s.partition) as MemoryStateStore;
       store.applySync(s, checkpointOf(s, (t, p) => this.end(t, p)));
@@ -128,12 +143,25 @@ export class MemoryLog implements Log, LocalBackend {
     return this.offsets.get(`${group}\u0000${tpKey(topic, partition)}`) ?? 0n;
   }
 
-  async subscribe(group: string, topics: string[]): Promise<void> {
+  async subscribe(group: string, topics: string[], ephemeral: boolean): Promise<void> {
+    this.knownGroups.add(group);
+    if (ephemeral) {
+      for (const s of this.subscriptions.values()) s.delete(group);
+      return;
+    }
     for (const t of topics) {
       let s = this.subscriptions.get(t);
       if (s === undefined) this.subscriptions.set(t, (s = new Set()));
       s.add(group);
     }
+  }
+
+  async forgetGroup(group: string): Promise<void> {
+    const prefix = `${group}\u0000`;
+    for (const k of [...this.offsets.keys()]) if (k.startsWith(prefix)) this.offsets.delete(k);
+    for (const s of this.subscriptions.values()) s.delete(group);
+    this.knownGroups.delete(group);
+    this.groups.forget(group);
   }
 
   join(group: string, topics: string[], member: GroupMember, options?: JoinOptions): Promise<Membership> {
@@ -156,6 +184,8 @@ export class MemoryLog implements Log, LocalBackend {
   }
 
   async purge(now: number = Date.now()): Promise<number> {
+    if (this.closed) throw closedError(this.backend);
+    for (const g of this.groups.idle(this.knownGroups, now - this.groupExpiryMs)) await this.forgetGroup(g);
     let purged = 0;
     for (const [name, t] of this.topics) {
       if (t.spec.retentionMs === undefined) continue;

@@ -3,11 +3,13 @@
  * A unit of work is one `commit_unit` call (one statement: one transaction, one round trip).
  *
  * Groups across processes: each member registers in `group_members` and heartbeats its member
- * row and its partition leases every `heartbeatMs`; a lease lapses after `leaseMs`. Every member
- * computes the same range assignment over the live members (sorted by id), releases what is no
- * longer its share and claims its share when free or expired (epoch + 1). Commits are fenced by
- * the lease epoch under a row lock, so a member that lost a partition (expired, taken over)
- * cannot commit it. Consumers wake on LISTEN/NOTIFY (one dedicated connection per Log); group
+ * row and its partition leases every `heartbeatMs`; a lease lapses after `leaseMs`. A lease is
+ * per (group, partition number) and covers partition p of every topic the group reads, so
+ * co-partitioned topics move together (Kafka's range assignor on co-partitioned topics). Every
+ * member computes the same range assignment of partition numbers over the live members (sorted
+ * by id), releases what is no longer its share and claims its share when free or expired
+ * (epoch + 1). Commits are fenced by the lease epoch under a row lock, so a member that lost a
+ * partition (expired, taken over) cannot commit it. Consumers wake on LISTEN/NOTIFY (one dedicated connection per Log); group
  * changes are announced the same way so a join or leave rebalances without waiting a heartbeat.
  *
  * A lost connection is fatal: the Log stops all delivery and tells its `onFatal` listeners (the
@@ -20,7 +22,15 @@ import { PostgresStateStore } from "../../stores/postgres-state-store.js";
 import type { StateBatch, StateStore } from "../../stores/state-store.js";
 import { validateStoreName } from "../../stores/state-store.js";
 import { newDelivery, rangeAssign, startDelivery, stopDelivery, tpKey, Wakeups, type Delivery, type DeliverySource } from "../delivery.js";
-import { closedError, fencedError, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
+import {
+  closedError,
+  DEFAULT_GROUP_EXPIRY_MS,
+  fencedError,
+  groupPartitionsMismatchError,
+  partitionsMismatchError,
+  unknownTopicError,
+  validateTopicName,
+} from "../errors.js";
 import type {
   AppendResult,
   AssignedPartition,
@@ -51,6 +61,8 @@ export interface PostgresLogOptions {
   applicationName?: string;
   /** Pool size for reads and commits (default 8). */
   poolSize?: number;
+  /** A group with no live member and no join or commit for this long is forgotten by `purge` (default one day). */
+  groupExpiryMs?: number;
 }
 
 const DEFAULT_MAX_BATCH = 256;
@@ -66,14 +78,18 @@ function isConnectionError(err: unknown): boolean {
   return /Connection terminated|connection ended|Client has encountered a connection error|Client was closed/i.test(err.message);
 }
 
+/** The `application_name` of a connection URL, if it sets one (it wins over pg's option). */
+function applicationNameOf(url: string): string | undefined {
+  try {
+    return new URL(url).searchParams.get("application_name") ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function codeOf(err: unknown): string | undefined {
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
   return typeof code === "string" ? code : undefined;
-}
-
-interface Owned {
-  delivery: Delivery;
-  epoch: bigint;
 }
 
 interface Row {
@@ -88,6 +104,7 @@ export class PostgresLog implements Log {
   private readonly listener: pg.Client;
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;
+  private readonly groupExpiryMs: number;
   private readonly topics = new Map<string, TopicSpec>();
   private readonly members = new Set<PgMember>();
   private readonly stores = new Map<string, PostgresStateStore>();
@@ -100,9 +117,10 @@ export class PostgresLog implements Log {
 
   private constructor(options: PostgresLogOptions, schema: string) {
     this.schema = schema;
-    this.applicationName = options.applicationName ?? `lanner-${randomUUID().slice(0, 8)}`;
+    this.applicationName = options.applicationName ?? applicationNameOf(options.url) ?? `lanner-${randomUUID().slice(0, 8)}`;
     this.leaseMs = options.leaseMs ?? 5_000;
     this.heartbeatMs = options.heartbeatMs ?? 1_000;
+    this.groupExpiryMs = options.groupExpiryMs ?? DEFAULT_GROUP_EXPIRY_MS;
     this.recordsChannel = `${schema}_records`;
     this.groupsChannel = `${schema}_groups`;
     this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 8, application_name: this.applicationName });
@@ -267,12 +285,15 @@ export class PostgresLog implements Log {
     return this.commitUnit(undefined, { produce: records, offsets: [] }, [], []);
   }
 
-  /** One unit of work through `commit_unit`; `fence` lists the leases (with epochs) it requires. */
+  /**
+   * One unit of work through `commit_unit`; `fence` lists the group's partition leases (with
+   * epochs) it requires; `member.topic` names the partition in a FENCED error.
+   */
   async commitUnit(
-    member: { group: string; id: string } | undefined,
+    member: { group: string; id: string; topic: string } | undefined,
     c: Commit,
     states: StateBatch[],
-    fence: Array<TopicPartition & { epoch: bigint }>,
+    fence: Array<{ partition: number; epoch: bigint }>,
   ): Promise<AppendResult[]> {
     if (this.halted()) throw this.dead ?? closedError(this.backend);
     const placed = c.produce.map((r) => ({ r, partition: resolvePartition(r, this.partitionsOf(r.topic)) }));
@@ -306,7 +327,6 @@ export class PostgresLog implements Log {
       member?.group ?? "",
       member?.id ?? "",
       this.recordsChannel,
-      col(f, (x) => x.topic),
       col(f, (x) => x.partition),
       col(f, (x) => x.epoch.toString()),
       col(placed, (x) => x.r.topic),
@@ -334,14 +354,13 @@ export class PostgresLog implements Log {
     try {
       const r = await this.query<{ out_topic: string; out_partition: number; out_base: string }>({
         name: `${this.schema}.commit_unit`,
-        text: `SELECT * FROM "${this.schema}".commit_unit($1, $2, $3, $4::text[], $5::int[], $6::bigint[], $7::text[], $8::int[], $9::text[], $10::bytea[], $11::text[], $12::bigint[], $13::text[], $14::int[], $15::bigint[], $16::text[], $17::int[], $18::text[], $19::bytea[], $20::text[], $21::int[], $22::text[], $23::text[], $24::int[], $25::bigint[], $26::text[])`,
+        text: `SELECT * FROM "${this.schema}".commit_unit($1, $2, $3, $4::int[], $5::bigint[], $6::text[], $7::int[], $8::text[], $9::bytea[], $10::text[], $11::bigint[], $12::text[], $13::int[], $14::bigint[], $15::text[], $16::int[], $17::text[], $18::bytea[], $19::text[], $20::int[], $21::text[], $22::text[], $23::int[], $24::bigint[], $25::text[])`,
         values,
       });
       rows = r.rows;
     } catch (err) {
       if (codeOf(err) === "LNF01" && member !== undefined) {
-        const first = f[0];
-        throw fencedError(member.group, first?.topic ?? "?", first?.partition ?? -1, member.id);
+        throw fencedError(member.group, member.topic, f[0]?.partition ?? -1, member.id);
       }
       throw err;
     }
@@ -408,10 +427,21 @@ export class PostgresLog implements Log {
   async join(group: string, topics: string[], member: GroupMember, options: JoinOptions = {}): Promise<Membership> {
     if (this.halted()) throw this.dead ?? closedError(this.backend);
     if (group.length === 0) throw new LannerError("GROUP_NAME_INVALID", "Consumer group name must be non-empty.");
-    for (const t of topics) this.partitionsOf(t);
     const unique = [...new Set(topics)];
-    await this.query(`INSERT INTO "${this.schema}".group_topics (grp, topic) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [group, unique]);
-    const m = new PgMember(this, group, unique, member, options.memberId ?? randomUUID(), options.maxBatch ?? DEFAULT_MAX_BATCH, this.leaseMs);
+    const counts: Record<string, number> = {};
+    for (const t of unique) counts[t] = this.partitionsOf(t);
+    // Co-partitioning: the topics of this member and of the group's live members share one count.
+    const others = await this.query<{ topic: string; partitions: number }>(
+      `SELECT DISTINCT u.topic, t.partitions FROM "${this.schema}".group_members m, unnest(m.topics) AS u(topic)
+       JOIN "${this.schema}".topics t ON t.name = u.topic WHERE m.grp = $1 AND m.expires_at > now()`,
+      [group],
+    );
+    for (const r of others.rows) counts[r.topic] ??= r.partitions;
+    if (new Set(Object.values(counts)).size > 1) throw groupPartitionsMismatchError(group, counts);
+    const partitions = unique.length === 0 ? 0 : counts[unique[0]];
+    const m = new PgMember(
+      this, group, unique, partitions, member, options.memberId ?? randomUUID(), options.maxBatch ?? DEFAULT_MAX_BATCH, this.leaseMs, options.ephemeral === true,
+    );
     this.members.add(m);
     await m.start(this.heartbeatMs);
     return {
@@ -427,21 +457,82 @@ export class PostgresLog implements Log {
 
   // ---- retention ----------------------------------------------------------------------------
 
+  /**
+   * Forgets `groups` that have no live member: their offsets, subscriptions, leases and member
+   * rows. Resolves with the groups actually forgotten.
+   */
+  async forgetGroups(groups: string[]): Promise<string[]> {
+    if (groups.length === 0) return [];
+    const r = await this.query<{ grp: string }>(
+      `WITH g AS (
+         SELECT unnest($1::text[]) AS grp
+         EXCEPT SELECT grp FROM "${this.schema}".group_members WHERE expires_at > now()
+       ), o AS (DELETE FROM "${this.schema}".group_offsets x USING g WHERE x.grp = g.grp),
+       t AS (DELETE FROM "${this.schema}".group_topics x USING g WHERE x.grp = g.grp),
+       l AS (DELETE FROM "${this.schema}".group_leases x USING g WHERE x.grp = g.grp),
+       m AS (DELETE FROM "${this.schema}".group_members x USING g WHERE x.grp = g.grp)
+       SELECT grp FROM g`,
+      [groups],
+    );
+    return r.rows.map((row) => row.grp);
+  }
+
+  /** Groups with no live member whose last join, commit or heartbeat is older than `before` (epoch ms). */
+  private async idleGroups(before: number): Promise<string[]> {
+    const r = await this.query<{ grp: string }>(
+      `SELECT grp FROM (
+         SELECT grp, joined_at AS at FROM "${this.schema}".group_topics
+         UNION ALL SELECT grp, committed_at FROM "${this.schema}".group_offsets
+         UNION ALL SELECT grp, expires_at FROM "${this.schema}".group_members
+       ) a GROUP BY grp HAVING max(at) < to_timestamp($1::double precision / 1000)`,
+      [before],
+    );
+    return r.rows.map((row) => row.grp);
+  }
+
   async purge(now: number = Date.now()): Promise<number> {
+    if (this.halted()) throw this.dead ?? closedError(this.backend);
+    // One purger per schema at a time: the others skip this round.
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      if (isConnectionError(err)) this.fail(err);
+      throw this.dead ?? err;
+    }
+    const lock = `lanner-purge:${this.schema}`;
+    try {
+      const got = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", [lock]);
+      if (got.rows[0]?.ok !== true) return 0;
+      try {
+        await this.forgetGroups(await this.idleGroups(now - this.groupExpiryMs));
+        return await this.purgeRecords(now);
+      } finally {
+        await c.query("SELECT pg_advisory_unlock(hashtext($1))", [lock]);
+      }
+    } catch (err) {
+      if (isConnectionError(err)) this.fail(err);
+      throw this.dead ?? err;
+    } finally {
+      c.release();
+    }
+  }
+
+  private async purgeRecords(now: number): Promise<number> {
     await this.loadTopics();
     let purged = 0;
     for (const t of this.topics.values()) {
       if (t.retentionMs === undefined) continue;
       const cutoff = now - t.retentionMs;
       for (let p = 0; p < t.partitions; p++) {
-        // Below every reading group's committed offset, oldest first while old enough.
+        // Below every durable reading group's committed offset, oldest first while old enough.
         const r = await this.query(
           `WITH bound AS (
              SELECT LEAST(
                (SELECT next FROM "${this.schema}".partitions WHERE topic = $1 AND partition = $2),
                COALESCE((SELECT min(COALESCE(o.next, 0)) FROM "${this.schema}".group_topics gt
                          LEFT JOIN "${this.schema}".group_offsets o ON o.grp = gt.grp AND o.topic = gt.topic AND o.partition = $2
-                         WHERE gt.topic = $1), 9223372036854775807)) AS b
+                         WHERE gt.topic = $1 AND NOT gt.ephemeral), 9223372036854775807)) AS b
            ), young AS (
              SELECT min("offset") AS y FROM "${this.schema}".records, bound
              WHERE topic = $1 AND partition = $2 AND "offset" < bound.b AND ts >= $3
@@ -500,14 +591,27 @@ export class PostgresLog implements Log {
   }
 }
 
-/** One member of a group in this process: heartbeats, rebalancing, fenced commits. */
+
+/** A partition number this member holds: the lease epoch and one delivery per topic it reads. */
+interface OwnedPartition {
+  epoch: bigint;
+  deliveries: Delivery[];
+}
+
+/**
+ * One member of a group in this process: heartbeats, rebalancing, fenced commits. It leases
+ * partition NUMBERS of its group (one lease covers partition p of every topic it reads), so the
+ * co-partitioned topics of a group always change owner together.
+ */
 class PgMember {
-  private readonly owned = new Map<string, Owned>();
+  private readonly owned = new Map<number, OwnedPartition>();
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly topicSet: Set<string>;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private rerun = false;
   private active = true;
+  private renewing = false;
   private readonly s: string;
   private readonly src: DeliverySource;
 
@@ -515,20 +619,30 @@ class PgMember {
     private readonly log: PostgresLog,
     readonly group: string,
     private readonly topics: string[],
+    /** Partition count shared by every topic of the group. */
+    private readonly partitions: number,
     private readonly impl: GroupMember,
     readonly id: string,
     private readonly maxBatch: number,
     private readonly leaseMs: number,
+    readonly ephemeral: boolean,
   ) {
     this.s = log.schema;
     this.src = log.source(group);
+    this.topicSet = new Set(topics);
   }
 
   async start(heartbeatMs: number): Promise<void> {
+    // The member row first: while it lives, group expiry never forgets the group being joined.
     await this.log.query(
       `INSERT INTO "${this.s}".group_members (grp, member, topics, expires_at) VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')
        ON CONFLICT (grp, member) DO UPDATE SET topics = EXCLUDED.topics, expires_at = EXCLUDED.expires_at`,
       [this.group, this.id, this.topics, this.leaseMs],
+    );
+    await this.log.query(
+      `INSERT INTO "${this.s}".group_topics (grp, topic, ephemeral, joined_at) SELECT $1, unnest($2::text[]), $3, now()
+       ON CONFLICT (grp, topic) DO UPDATE SET ephemeral = EXCLUDED.ephemeral, joined_at = EXCLUDED.joined_at`,
+      [this.group, this.topics, this.ephemeral],
     );
     await this.log.announce(this.group);
     // Renewal runs on its own so a slow onAssign (restoring state) never lets the leases lapse.
@@ -538,8 +652,6 @@ class PgMember {
     }, heartbeatMs);
     await this.schedule();
   }
-
-  private renewing = false;
 
   /** Extends the member row and this member's leases; a failure is handled like any query failure. */
   private async renew(): Promise<void> {
@@ -551,7 +663,7 @@ class PgMember {
         [this.group, this.id, this.leaseMs],
       );
       await this.log.query(
-        `UPDATE "${this.s}".leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2`,
+        `UPDATE "${this.s}".group_leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2`,
         [this.group, this.id, this.leaseMs],
       );
     } catch (err) {
@@ -562,7 +674,7 @@ class PgMember {
   }
 
   assignment(): TopicPartition[] {
-    return [...this.owned.values()].map((o) => ({ ...o.delivery.tp }));
+    return [...this.owned.values()].flatMap((o) => o.deliveries.map((d) => ({ ...d.tp })));
   }
 
   /** Runs a reconcile now, or once more after the running one. */
@@ -596,30 +708,26 @@ class PgMember {
        ON CONFLICT (grp, member) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
       [this.group, this.id, this.topics, interval],
     );
-    const mine = await this.log.query<{ topic: string; partition: number; epoch: string }>(
-      `UPDATE "${s}".leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2 RETURNING topic, partition, epoch`,
+    const mine = await this.log.query<{ partition: number; epoch: string }>(
+      `UPDATE "${s}".group_leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2 RETURNING partition, epoch`,
       [this.group, this.id, interval],
     );
-    const held = new Map(mine.rows.map((r) => [tpKey(r.topic, r.partition), BigInt(r.epoch)]));
-    const lost = [...this.owned.entries()].filter(([k, o]) => held.get(k) !== o.epoch);
+    const held = new Map(mine.rows.map((r) => [r.partition, BigInt(r.epoch)]));
+    const lost = [...this.owned.entries()].filter(([p, o]) => held.get(p) !== o.epoch);
     if (lost.length > 0) await this.revoke(lost, false);
     if (!this.active || this.log.halted()) return;
 
-    // 2. The live members, and this member's share.
-    const live = await this.log.query<{ member: string; topics: string[] }>(
-      `SELECT member, topics FROM "${s}".group_members WHERE grp = $1 AND expires_at > now() ORDER BY member`,
+    // 2. The live members, and this member's range of partition numbers.
+    const live = await this.log.query<{ member: string }>(
+      `SELECT member FROM "${s}".group_members WHERE grp = $1 AND expires_at > now() ORDER BY member`,
       [this.group],
     );
-    const target = new Set<string>();
-    for (const topic of this.topics) {
-      const subs = live.rows.filter((r) => r.topics.includes(topic)).map((r) => r.member);
-      const i = subs.indexOf(this.id);
-      if (i < 0) continue;
-      for (const p of rangeAssign(this.log.partitionsOf(topic), subs.length)[i]) target.add(tpKey(topic, p));
-    }
+    const members = live.rows.map((r) => r.member);
+    const i = members.indexOf(this.id);
+    const target = new Set(i < 0 ? [] : rangeAssign(this.partitions, members.length)[i]);
 
     // 3. Release what is no longer ours, so its new owner can claim it.
-    const extra = [...this.owned.entries()].filter(([k]) => !target.has(k));
+    const extra = [...this.owned.entries()].filter(([p]) => !target.has(p));
     if (extra.length > 0) {
       await this.revoke(extra, true);
       await this.log.announce(this.group);
@@ -627,64 +735,73 @@ class PgMember {
     if (!this.active || this.log.halted()) return;
 
     // 4. Claim our share where the lease is free, expired or already ours.
-    const wanted = [...target].filter((k) => !this.owned.has(k)).map((k) => {
-      const [topic, p] = k.split("\u0000");
-      return { topic, partition: Number(p) };
-    });
+    const wanted = [...target].filter((p) => !this.owned.has(p));
     if (wanted.length === 0) return;
-    const claimed = await this.log.query<{ topic: string; partition: number; epoch: string }>(
-      `INSERT INTO "${s}".leases AS l (grp, topic, partition, owner, epoch, expires_at)
-         SELECT $1, u.t, u.p, $2, 1, now() + $5 * interval '1 millisecond' FROM unnest($3::text[], $4::int[]) AS u(t, p)
-       ON CONFLICT (grp, topic, partition) DO UPDATE SET owner = EXCLUDED.owner, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
+    const claimed = await this.log.query<{ partition: number; epoch: string }>(
+      `INSERT INTO "${s}".group_leases AS l (grp, partition, owner, epoch, expires_at)
+         SELECT $1, u.p, $2, 1, now() + $4 * interval '1 millisecond' FROM unnest($3::int[]) AS u(p)
+       ON CONFLICT (grp, partition) DO UPDATE SET owner = EXCLUDED.owner, epoch = l.epoch + 1, expires_at = EXCLUDED.expires_at
          WHERE l.owner IS NULL OR l.expires_at IS NULL OR l.expires_at < now() OR l.owner = EXCLUDED.owner
-       RETURNING topic, partition, epoch`,
-      [this.group, this.id, wanted.map((w) => w.topic), wanted.map((w) => w.partition), interval],
+       RETURNING partition, epoch`,
+      [this.group, this.id, wanted, interval],
     );
     if (claimed.rows.length === 0) return;
     const offsets = await this.log.query<{ topic: string; partition: number; next: string }>(
-      `SELECT topic, partition, next FROM "${s}".group_offsets WHERE grp = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))`,
-      [this.group, claimed.rows.map((r) => r.topic), claimed.rows.map((r) => r.partition)],
+      `SELECT topic, partition, next FROM "${s}".group_offsets WHERE grp = $1 AND topic = ANY($2::text[]) AND partition = ANY($3::int[])`,
+      [this.group, this.topics, claimed.rows.map((r) => r.partition)],
     );
     const next = new Map(offsets.rows.map((r) => [tpKey(r.topic, r.partition), BigInt(r.next)]));
     const added: AssignedPartition[] = [];
     const deliveries: Delivery[] = [];
-    for (const r of claimed.rows) {
-      const k = tpKey(r.topic, r.partition);
-      const d = newDelivery({ topic: r.topic, partition: r.partition }, next.get(k) ?? 0n);
-      this.owned.set(k, { delivery: d, epoch: BigInt(r.epoch) });
-      deliveries.push(d);
-      added.push({ topic: r.topic, partition: r.partition, next: d.position });
+    for (const r of [...claimed.rows].sort((a, b) => a.partition - b.partition)) {
+      const own: OwnedPartition = { epoch: BigInt(r.epoch), deliveries: [] };
+      for (const topic of this.topics) {
+        const d = newDelivery({ topic, partition: r.partition }, next.get(tpKey(topic, r.partition)) ?? 0n);
+        own.deliveries.push(d);
+        deliveries.push(d);
+        added.push({ topic, partition: r.partition, next: d.position });
+      }
+      this.owned.set(r.partition, own);
     }
     await this.impl.onAssign(added);
     for (const d of deliveries) if (!d.stopped && !this.log.halted()) startDelivery(d, this.impl, this.maxBatch, this.src);
   }
 
-  /** Stops delivery of `entries`, waits for their commits, optionally frees the leases, then tells the member. */
-  private async revoke(entries: Array<[string, Owned]>, free: boolean): Promise<void> {
-    await Promise.all(entries.map(([, o]) => stopDelivery(o.delivery)));
+  /**
+   * Stops delivery of `entries`, waits for their commits, tells the member, then (optionally)
+   * frees the leases — in that order, so nobody else owns a partition before this member heard
+   * it lost it.
+   */
+  private async revoke(entries: Array<[number, OwnedPartition]>, free: boolean): Promise<void> {
+    await Promise.all(entries.flatMap(([, o]) => o.deliveries.map((d) => stopDelivery(d))));
     await Promise.allSettled([...this.pending]);
-    if (free) {
-      await this.log.query(
-        `UPDATE "${this.s}".leases SET owner = NULL, expires_at = NULL
-         WHERE grp = $1 AND owner = $2 AND (topic, partition, epoch) IN (SELECT * FROM unnest($3::text[], $4::int[], $5::bigint[]))`,
-        [this.group, this.id, entries.map(([, o]) => o.delivery.tp.topic), entries.map(([, o]) => o.delivery.tp.partition), entries.map(([, o]) => o.epoch.toString())],
-      );
+    for (const [p] of entries) this.owned.delete(p);
+    try {
+      await this.impl.onRevoke(entries.flatMap(([, o]) => o.deliveries.map((d) => ({ ...d.tp }))));
+    } finally {
+      if (free) {
+        await this.log.query(
+          `UPDATE "${this.s}".group_leases SET owner = NULL, expires_at = NULL
+           WHERE grp = $1 AND owner = $2 AND (partition, epoch) IN (SELECT * FROM unnest($3::int[], $4::bigint[]))`,
+          [this.group, this.id, entries.map(([p]) => p), entries.map(([, o]) => o.epoch.toString())],
+        );
+      }
     }
-    for (const [k] of entries) this.owned.delete(k);
-    await this.impl.onRevoke(entries.map(([, o]) => ({ ...o.delivery.tp })));
   }
 
   commit(c: Commit, state?: StateBatch | StateBatch[]): Promise<AppendResult[]> {
-    const fence: Array<TopicPartition & { epoch: bigint }> = [];
-    const seen = new Set<string>();
+    const fence: Array<{ partition: number; epoch: bigint }> = [];
+    const seen = new Set<number>();
     for (const tp of [...c.offsets, ...(c.fence ?? [])]) {
-      const k = tpKey(tp.topic, tp.partition);
-      const o = this.owned.get(k);
-      if (!this.active || o === undefined) return Promise.reject(fencedError(this.group, tp.topic, tp.partition, this.id));
-      if (!seen.has(k)) fence.push({ topic: tp.topic, partition: tp.partition, epoch: o.epoch });
-      seen.add(k);
+      const o = this.owned.get(tp.partition);
+      if (!this.active || o === undefined || !this.topicSet.has(tp.topic)) {
+        return Promise.reject(fencedError(this.group, tp.topic, tp.partition, this.id));
+      }
+      if (!seen.has(tp.partition)) fence.push({ partition: tp.partition, epoch: o.epoch });
+      seen.add(tp.partition);
     }
-    const p = this.log.commitUnit({ group: this.group, id: this.id }, c, stateList(state), fence);
+    const first = [...c.offsets, ...(c.fence ?? [])][0];
+    const p = this.log.commitUnit({ group: this.group, id: this.id, topic: first?.topic ?? "?" }, c, stateList(state), fence);
     this.pending.add(p);
     const forget = () => this.pending.delete(p);
     p.then(forget, (err: unknown) => {
@@ -702,11 +819,12 @@ class PgMember {
     await this.running;
     const all = [...this.owned.entries()];
     if (this.log.halted()) {
-      await Promise.allSettled(all.map(([, o]) => stopDelivery(o.delivery)));
+      await Promise.allSettled(all.flatMap(([, o]) => o.deliveries.map((d) => stopDelivery(d))));
       return;
     }
     await this.revoke(all, true);
     await this.log.query(`DELETE FROM "${this.s}".group_members WHERE grp = $1 AND member = $2`, [this.group, this.id]);
+    if (this.ephemeral) await this.log.forgetGroups([this.group]);
     await this.log.announce(this.group);
   }
 
@@ -715,21 +833,24 @@ class PgMember {
     this.active = false;
     if (this.timer !== undefined) clearInterval(this.timer);
     for (const o of this.owned.values()) {
-      o.delivery.stopped = true;
-      o.delivery.interrupt?.();
+      for (const d of o.deliveries) {
+        d.stopped = true;
+        d.interrupt?.();
+      }
     }
   }
 
   /** Settles when delivery loops and the running reconcile ended. */
   async stopped(): Promise<void> {
-    await Promise.allSettled([this.running, ...[...this.owned.values()].map((o) => o.delivery.done)]);
+    await Promise.allSettled([this.running, ...[...this.owned.values()].flatMap((o) => o.deliveries.map((d) => d.done))]);
   }
 
   /** Frees this member's leases and member row (on close), without callbacks. */
   async release(): Promise<void> {
     await Promise.allSettled([...this.pending]);
-    await this.log.query(`UPDATE "${this.s}".leases SET owner = NULL, expires_at = NULL WHERE grp = $1 AND owner = $2`, [this.group, this.id]);
+    await this.log.query(`UPDATE "${this.s}".group_leases SET owner = NULL, expires_at = NULL WHERE grp = $1 AND owner = $2`, [this.group, this.id]);
     await this.log.query(`DELETE FROM "${this.s}".group_members WHERE grp = $1 AND member = $2`, [this.group, this.id]);
+    if (this.ephemeral) await this.log.forgetGroups([this.group]);
     await this.log.announce(this.group);
   }
 }

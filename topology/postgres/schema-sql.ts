@@ -1,7 +1,7 @@
 /**
  * The Postgres log's tables and its `commit_unit` function, created in the configured schema.
  * One unit of work is ONE call of `commit_unit` (a single statement, so a single transaction and
- * one round trip): it checks the fencing epochs of the leases it commits under row locks,
+ * one round trip): it checks the fencing epochs of the group's partition leases under row locks,
  * assigns dense offsets under the partition row lock, inserts the records, upserts the group's
  * offsets and the state, and NOTIFYs `topic:partition` for every partition appended to.
  */
@@ -40,11 +40,16 @@ CREATE TABLE IF NOT EXISTS "${s}".group_offsets (
   next bigint NOT NULL,
   PRIMARY KEY (grp, topic, partition)
 );
+-- When the offset was last committed: a group idle longer than the expiry is forgotten.
+ALTER TABLE "${s}".group_offsets ADD COLUMN IF NOT EXISTS committed_at timestamptz NOT NULL DEFAULT now();
 CREATE TABLE IF NOT EXISTS "${s}".group_topics (
   grp text NOT NULL,
   topic text NOT NULL,
   PRIMARY KEY (grp, topic)
 );
+-- Ephemeral groups never hold back retention; joined_at counts as activity for expiry.
+ALTER TABLE "${s}".group_topics ADD COLUMN IF NOT EXISTS ephemeral boolean NOT NULL DEFAULT false;
+ALTER TABLE "${s}".group_topics ADD COLUMN IF NOT EXISTS joined_at timestamptz NOT NULL DEFAULT now();
 CREATE TABLE IF NOT EXISTS "${s}".group_members (
   grp text NOT NULL,
   member text NOT NULL,
@@ -52,15 +57,19 @@ CREATE TABLE IF NOT EXISTS "${s}".group_members (
   expires_at timestamptz NOT NULL,
   PRIMARY KEY (grp, member)
 );
-CREATE TABLE IF NOT EXISTS "${s}".leases (
+-- One lease per (group, partition number) covers partition p of every topic the group reads, so
+-- co-partitioned topics (execution-commands and worker-results) always move together.
+CREATE TABLE IF NOT EXISTS "${s}".group_leases (
   grp text NOT NULL,
-  topic text NOT NULL,
   partition int NOT NULL,
   owner text,
   epoch bigint NOT NULL DEFAULT 0,
   expires_at timestamptz,
-  PRIMARY KEY (grp, topic, partition)
+  PRIMARY KEY (grp, partition)
 );
+-- Earlier layouts leased each topic-partition on its own.
+DROP FUNCTION IF EXISTS "${s}".commit_unit(text, text, text, text[], int[], bigint[], text[], int[], text[], bytea[], text[], bigint[], text[], int[], bigint[], text[], int[], text[], bytea[], text[], int[], text[], text[], int[], bigint[], text[]);
+DROP TABLE IF EXISTS "${s}".leases;
 CREATE TABLE IF NOT EXISTS "${s}".state (
   store text NOT NULL,
   partition int NOT NULL,
@@ -76,7 +85,7 @@ CREATE TABLE IF NOT EXISTS "${s}".state_checkpoints (
 );
 CREATE OR REPLACE FUNCTION "${s}".commit_unit(
   p_group text, p_member text, p_channel text,
-  f_topic text[], f_partition int[], f_epoch bigint[],
+  f_partition int[], f_epoch bigint[],
   r_topic text[], r_partition int[], r_key text[], r_value bytea[], r_headers text[], r_ts bigint[],
   o_topic text[], o_partition int[], o_next bigint[],
   sp_store text[], sp_partition int[], sp_key text[], sp_value bytea[],
@@ -89,16 +98,16 @@ DECLARE
   tp record;
   b bigint;
 BEGIN
-  IF cardinality(f_topic) > 0 THEN
+  IF cardinality(f_partition) > 0 THEN
     -- Lock the leases (in a fixed order) so a takeover waits for this commit, and check the epochs.
     SELECT count(*) INTO got FROM (
-      SELECT 1 FROM "${s}".leases l
-      JOIN unnest(f_topic, f_partition, f_epoch) AS f(topic, part, epoch)
-        ON l.topic = f.topic AND l.partition = f.part AND l.epoch = f.epoch
+      SELECT 1 FROM "${s}".group_leases l
+      JOIN unnest(f_partition, f_epoch) AS f(part, epoch)
+        ON l.partition = f.part AND l.epoch = f.epoch
       WHERE l.grp = p_group AND l.owner = p_member
-      ORDER BY l.topic, l.partition
+      ORDER BY l.partition
       FOR UPDATE OF l) x;
-    IF got <> cardinality(f_topic) THEN
+    IF got <> cardinality(f_partition) THEN
       RAISE EXCEPTION 'member % of group % no longer owns a partition it commits', p_member, p_group USING ERRCODE = 'LNF01';
     END IF;
   END IF;
@@ -120,7 +129,7 @@ BEGIN
   IF cardinality(o_topic) > 0 THEN
     INSERT INTO "${s}".group_offsets (grp, topic, partition, next)
       SELECT p_group, u.t, u.p, u.n FROM unnest(o_topic, o_partition, o_next) AS u(t, p, n)
-      ON CONFLICT (grp, topic, partition) DO UPDATE SET next = EXCLUDED.next;
+      ON CONFLICT (grp, topic, partition) DO UPDATE SET next = EXCLUDED.next, committed_at = now();
   END IF;
   IF cardinality(sp_store) > 0 THEN
     INSERT INTO "${s}".state (store, partition, key, value)
