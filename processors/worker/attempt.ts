@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { LannerError } from "../../common/errors.js";
 import { formatDuration } from "../../schemas/duration.js";
 import { executionPrefix } from "../../storage/paths.js";
 import { ScopedStorage } from "../../storage/scoped-storage.js";
+import { LazyDir } from "./lazy-dir.js";
 import type { WorkerJob } from "./protocol.js";
 import { emitLine, errorOf, runTask, type AttemptEnv, type AttemptOutcome, type TaskScope } from "./run-task.js";
 import { isWorkingDirectory, runWorkingDirectory } from "./working-directory.js";
@@ -57,19 +55,21 @@ export class Attempt {
   /** Runs the attempt; never rejects. */
   async run(): Promise<AttemptOutcome> {
     let deadlineTimer: NodeJS.Timeout | undefined;
-    let workingDir: string | undefined;
+    const workingDir = new LazyDir();
     try {
       if (this.job.deadline !== undefined) {
         const left = this.job.deadline - Date.now();
         if (left <= 0) this.abort("deadline");
         else deadlineTimer = setTimeout(() => this.abort("deadline"), left);
       }
-      workingDir = await mkdtemp(join(tmpdir(), "lanner-attempt-"));
       const scope: TaskScope = {
         job: this.job,
         env: this.env,
         signal: this.controller.signal,
-        workingDir,
+        // created on first use: most tasks never need a directory
+        get workingDir() {
+          return workingDir.path;
+        },
         storage: new ScopedStorage(this.env.storage, executionPrefix(this.job)),
       };
       const work: Promise<AttemptOutcome> = isWorkingDirectory(this.job.task)
@@ -85,7 +85,7 @@ export class Attempt {
       return this.settle({ state: "FAILED", error: errorOf(err) });
     } finally {
       if (deadlineTimer !== undefined) clearTimeout(deadlineTimer);
-      if (workingDir !== undefined) await rm(workingDir, { recursive: true, force: true }).catch(() => undefined);
+      await workingDir.dispose();
     }
   }
 

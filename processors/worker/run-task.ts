@@ -78,7 +78,10 @@ export async function runTask(scope: TaskScope, task: Task, vars: Record<string,
     },
     storage: scope.storage,
     signal: scope.signal,
-    workingDir: scope.workingDir,
+    // read through, so the attempt's directory is created only for a task that asks for it
+    get workingDir() {
+      return scope.workingDir;
+    },
   };
   return def.run(task, ctx);
 }
