@@ -57,6 +57,9 @@ function isCode(err: unknown, code: string): boolean {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Resolves (with undefined) once the current turn of the event loop, and its microtasks, are over. */
+const endOfTurn = () => new Promise<undefined>((resolve) => setImmediate(resolve, undefined));
+
 /**
  * The worker role: takes jobs of its worker group from `worker-jobs`, runs up to `threads` of
  * them at once, and reports `Started` (committed together with the job's offset) and `Completed`
@@ -229,20 +232,8 @@ export class Worker {
         this.slots.release();
         return;
       }
-      const started: WorkerResult = { kind: "started", executionId: job.executionId, taskRunId: job.taskRunId, attempt: job.attempt, workerId: this.workerId };
-      let ok: boolean;
-      try {
-        ok = await this.commitJobs({ produce: [this.records.result(started)], offsets: [next] });
-      } catch (err) {
-        this.slots.release();
-        throw err;
-      }
-      if (!ok) {
-        this.slots.release();
-        return;
-      }
+      if (!(await this.launch(job, next))) return;
       skipped = undefined;
-      this.launch(job);
     }
     if (skipped !== undefined && !(await this.commitJobs({ produce: [], offsets: [skipped] }))) return;
     try {
@@ -268,7 +259,15 @@ export class Worker {
     }
   }
 
-  private launch(job: WorkerJob): void {
+  /**
+   * Starts an attempt of `job` (its slot is held) and reports it. An attempt that ends within the
+   * current turn of the event loop (Return, Log, OutputValues…) is reported Started and Completed
+   * together with the job's offset in one commit: one durable write instead of two, and the
+   * executor folds both results in one unit of work. A longer one is reported Started with the
+   * job's offset at once, and Completed when it ends. False when the jobs commit was fenced (the
+   * partition moved; its new owner takes the job and this attempt is handed back silently).
+   */
+  private async launch(job: WorkerJob, next: CommittedOffset): Promise<boolean> {
     const key = attemptKey(job);
     const attempt = new Attempt(job, {
       registry: this.registry,
@@ -278,26 +277,55 @@ export class Worker {
       killGraceMs: this.killGraceMs,
       ...(this.env !== undefined ? { env: this.env } : {}),
     });
-    this.started++;
     if (this.earlyCancels.delete(key)) attempt.abort("kill");
-    const done = attempt
-      .run()
-      .then((outcome) => this.finish(attempt, outcome))
-      .catch((err: unknown) => this.logger.error({ err, taskRunId: job.taskRunId }, "attempt bookkeeping failed"))
-      .finally(() => {
-        this.running.delete(key);
-        this.slots.release();
-      });
+    let settle: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (settle = resolve));
     this.running.set(key, { attempt, done });
+    const release = () => {
+      this.running.delete(key);
+      this.slots.release();
+      settle();
+    };
+    const outcome = attempt.run();
+    const started = this.records.result({ kind: "started", executionId: job.executionId, taskRunId: job.taskRunId, attempt: job.attempt, workerId: this.workerId });
+    const quick = await Promise.race([outcome, endOfTurn()]);
+    if (quick !== undefined) {
+      try {
+        if (attempt.abortCause === "handback") return true; // left uncommitted: delivered again
+        this.started++;
+        const completed = await this.completedRecord(attempt, quick);
+        return await this.commitJobs({ produce: [started, completed], offsets: [next] });
+      } finally {
+        release();
+      }
+    }
+    let ok: boolean;
+    try {
+      ok = await this.commitJobs({ produce: [started], offsets: [next] });
+    } catch (err) {
+      attempt.abort("handback");
+      void outcome.finally(release);
+      throw err;
+    }
+    if (!ok) {
+      attempt.abort("handback");
+      void outcome.finally(release);
+      return false;
+    }
+    this.started++;
+    void outcome
+      .then((o) => this.finish(attempt, o))
+      .catch((err: unknown) => this.logger.error({ err, taskRunId: job.taskRunId }, "attempt bookkeeping failed"))
+      .finally(release);
+    return true;
   }
 
-  private async finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
+  /** Counts the outcome and builds its Completed record, after the attempt's log lines are durable (whoever reads the result finds them). */
+  private async completedRecord(attempt: Attempt, outcome: AttemptOutcome): Promise<ProduceRecord> {
     const job = attempt.job;
-    if (attempt.abortCause === "handback") return;
     if (outcome.state === "FAILED") this.failed++;
     else if (outcome.state === "KILLED") this.killed++;
     else this.completed++;
-    // The attempt's log lines go before its result, so whoever reads the result finds them.
     await this.logs.flush();
     const result: WorkerResult = {
       kind: "completed",
@@ -309,7 +337,13 @@ export class Worker {
       ...(outcome.outputs !== undefined ? { outputs: outcome.outputs } : {}),
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
     };
-    const record = this.records.result(result);
+    return this.records.result(result);
+  }
+
+  private async finish(attempt: Attempt, outcome: AttemptOutcome): Promise<void> {
+    const job = attempt.job;
+    if (attempt.abortCause === "handback") return;
+    const record = await this.completedRecord(attempt, outcome);
     for (let i = 1; ; i++) {
       try {
         await this.log.append([record]);
