@@ -16,6 +16,15 @@ export interface FlowResolver {
   getFlow(tenantId: string, namespace: string, flowId: string, revision?: number): Promise<Flow | undefined>;
 }
 
+/** A resolver that can also list what is deployed (for the trigger indexes). */
+export interface FlowCatalog extends FlowResolver {
+  /**
+   * The latest revision of every deployed flow (deleted flows and sources that do not parse left
+   * out), after reading what was appended; `version` changes whenever the list may have changed.
+   */
+  latestFlows(): Promise<{ version: number; flows: Flow[] }>;
+}
+
 /** A `flows` topic record: one deployed revision (or a deletion) of a flow. */
 export interface FlowRevisionRecord {
   tenantId: string;
@@ -27,8 +36,9 @@ export interface FlowRevisionRecord {
 }
 
 /** Resolves flows from a fixed set (tests, embedding). */
-export class StaticFlowResolver implements FlowResolver {
+export class StaticFlowResolver implements FlowCatalog {
   private readonly flows = new Map<string, Flow[]>();
+  private version = 0;
 
   constructor(flows: Flow[] = []) {
     for (const f of flows) this.add(f);
@@ -40,6 +50,11 @@ export class StaticFlowResolver implements FlowResolver {
     const list = this.flows.get(key) ?? [];
     list.push(flow);
     this.flows.set(key, list);
+    this.version++;
+  }
+
+  latestFlows(): Promise<{ version: number; flows: Flow[] }> {
+    return Promise.resolve({ version: this.version, flows: [...this.flows.values()].map((list) => list[list.length - 1]) });
   }
 
   getFlow(tenantId: string, namespace: string, flowId: string, revision?: number): Promise<Flow | undefined> {
@@ -60,10 +75,12 @@ interface Known {
  * since the last one (every partition, from where it stopped), so a flow deployed a moment ago
  * is found. Sources are parsed once per revision, on first use.
  */
-export class LogFlowResolver implements FlowResolver {
+export class LogFlowResolver implements FlowCatalog {
   private readonly known = new Map<string, Known>();
   private positions: bigint[] = [];
   private catchingUp: Promise<void> | undefined;
+  private version = 0;
+  private latest: { version: number; flows: Flow[] } | undefined;
 
   /**
    * @param decode turns a `flows` record value into a revision (undefined for what it cannot read).
@@ -76,6 +93,10 @@ export class LogFlowResolver implements FlowResolver {
 
   async getFlow(tenantId: string, namespace: string, flowId: string, revision?: number): Promise<Flow | undefined> {
     await this.catchUp();
+    return this.resolve(tenantId, namespace, flowId, revision);
+  }
+
+  private resolve(tenantId: string, namespace: string, flowId: string, revision?: number): Flow | undefined {
     const k = this.known.get(`${tenantId}/${namespace}/${flowId}`);
     if (!k) return undefined;
     if (revision === undefined && k.deleted) return undefined;
@@ -88,6 +109,20 @@ export class LogFlowResolver implements FlowResolver {
       entry.flow = { ...parsed.flow, revision: rev, tenantId };
     }
     return entry.flow;
+  }
+
+  async latestFlows(): Promise<{ version: number; flows: Flow[] }> {
+    await this.catchUp();
+    if (this.latest?.version === this.version) return this.latest;
+    const version = this.version;
+    const flows: Flow[] = [];
+    for (const key of this.known.keys()) {
+      const [tenantId, namespace, flowId] = key.split("/");
+      const f = this.resolve(tenantId, namespace, flowId);
+      if (f) flows.push(f);
+    }
+    this.latest = { version, flows };
+    return this.latest;
   }
 
   /** Reads the records appended since the last call (one reader at a time). */
@@ -113,6 +148,7 @@ export class LogFlowResolver implements FlowResolver {
   }
 
   private remember(r: FlowRevisionRecord): void {
+    this.version++;
     const key = `${r.tenantId}/${r.namespace}/${r.id}`;
     let k = this.known.get(key);
     if (!k) {
