@@ -83,6 +83,17 @@ export interface ExecutorOptions {
   maxBatch?: number;
   memberId?: string;
   clock?: () => number;
+  /** Flow triggers: told of every execution that ends, it returns the records to append in the same commit. */
+  flowTriggers?: EndedExecutionRouter;
+}
+
+/** An execution that ended, with the sequence number of its last event. */
+export type EndedExecutionInfo = Extract<Action, { type: "ExecutionEnded" }>["execution"] & { seq: number };
+
+/** Routes executions that ended to whatever listens to them (the flow-trigger evaluation). */
+export interface EndedExecutionRouter {
+  /** The records announcing `ended` to its listeners; [] when nothing listens. Must not append anything itself. */
+  route(ended: EndedExecutionInfo, now: number): Promise<ProduceRecord[]>;
 }
 
 const jobsWithoutWorker = new Counter({
@@ -472,7 +483,8 @@ export class Executor {
         out.push({ topic: t.commands, key: a.flowKey, value: encodeConcurrency(this.codec, a) });
         return;
       case "ExecutionEnded":
-        // its content is already in the events; flow triggers will read them from `executions`
+        // announced in the same commit as the ending, so a listener hears of it exactly once
+        if (this.opts.flowTriggers) out.push(...await this.opts.flowTriggers.route({ ...a.execution, seq: state.seq }, this.clock()));
         return;
       case "ScheduleTimer":
         timerOps.push({ executionId: a.executionId, timerId: a.timerId, at: a.at });
