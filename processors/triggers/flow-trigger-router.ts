@@ -1,0 +1,67 @@
+/**
+ * The executor's side of flow triggers: when an execution ends, which deployed flows have a Flow
+ * trigger listening to it? Each such target flow gets one `flow-trigger-events` record keyed by
+ * its flow key, appended in the executor's commit of the ending. The index of flows with Flow
+ * triggers comes from the flow catalogue (the `flows` topic) and is rebuilt only when it changed.
+ */
+import { describeError } from "../../common/errors.js";
+import type { Logger } from "../../common/logger.js";
+import type { Flow } from "../../schemas/flow-types.js";
+import type { ProduceRecord } from "../../topology/log.js";
+import type { EndedExecutionInfo, EndedExecutionRouter } from "../executor/shell/executor.js";
+import type { FlowCatalog } from "../executor/shell/flow-resolver.js";
+import type { RecordCodec } from "../executor/shell/records.js";
+import { triggerListensTo, type EndedExecution } from "./flow-trigger-conditions.js";
+import { activeFlowTriggers, flowKeyOf } from "./flow-triggers.js";
+import { TRIGGER_KIND } from "./trigger-topics.js";
+
+/** A `flow-trigger-events` record value: an ended execution for one target flow. */
+export interface FlowTriggerEvent {
+  target: { tenantId: string; namespace: string; flowId: string };
+  ended: EndedExecution;
+}
+
+/** Encodes a `flow-trigger-events` record value. */
+export const encodeFlowTriggerEvent = (codec: RecordCodec, e: FlowTriggerEvent): Uint8Array => codec.encode(TRIGGER_KIND.flowTriggerEvent, e);
+
+export class FlowTriggerRouter implements EndedExecutionRouter {
+  private index: { version: number; targets: Flow[] } | undefined;
+
+  constructor(
+    private readonly catalog: FlowCatalog,
+    private readonly codec: RecordCodec,
+    private readonly topic: string,
+    private readonly logger?: Logger,
+  ) {}
+
+  async route(ended: EndedExecutionInfo, now: number): Promise<ProduceRecord[]> {
+    const targets = await this.targets();
+    const out: ProduceRecord[] = [];
+    for (const flow of targets) {
+      if ((flow.tenantId ?? "main") !== ended.tenantId) continue;
+      const listens = activeFlowTriggers(flow).some((t) => {
+        try {
+          return triggerListensTo(t, flow, ended, now);
+        } catch {
+          return true; // the evaluator reports why this trigger cannot be evaluated
+        }
+      });
+      if (!listens) continue;
+      const event: FlowTriggerEvent = { target: { tenantId: flow.tenantId ?? "main", namespace: flow.namespace, flowId: flow.id }, ended };
+      out.push({ topic: this.topic, key: flowKeyOf(flow), value: encodeFlowTriggerEvent(this.codec, event) });
+    }
+    return out;
+  }
+
+  /** Flows with an active Flow trigger, from the catalogue (the last known index when it cannot be read). */
+  private async targets(): Promise<Flow[]> {
+    try {
+      const { version, flows } = await this.catalog.latestFlows();
+      if (this.index?.version !== version) this.index = { version, targets: flows.filter((f) => activeFlowTriggers(f).length > 0) };
+    } catch (err) {
+      if (!this.index) throw err;
+      this.logger?.warn({ err: describeError(err) }, "flow catalogue not readable; routing with the last known flow triggers");
+    }
+    return this.index.targets;
+  }
+}
