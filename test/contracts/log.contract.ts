@@ -63,6 +63,66 @@ class Recorder implements GroupMember {
   }
 }
 
+/**
+ * Watches the members of one group on co-partitioned topics: after every assignment or
+ * revocation each member must own partition p of every topic or of none, and a partition it is
+ * given must not be owned by another live member.
+ */
+class PairCheck {
+  readonly violations: string[] = [];
+  private readonly members = new Map<Recorder, string>();
+  private readonly deadOnes = new Set<Recorder>();
+
+  constructor(private readonly topics: string[]) {}
+
+  member(name: string): Recorder {
+    const r = new Recorder();
+    this.members.set(r, name);
+    const assign = r.onAssign.bind(r);
+    const revoke = r.onRevoke.bind(r);
+    r.onAssign = async (a) => {
+      for (const x of a) {
+        for (const [other, n] of this.members) {
+          if (other !== r && !this.deadOnes.has(other) && other.owned.has(tpk(x))) this.violations.push(`${name} got ${tpk(x)} still owned by ${n}`);
+        }
+      }
+      await assign(a);
+      this.paired(r);
+    };
+    r.onRevoke = async (x) => {
+      await revoke(x);
+      this.paired(r);
+    };
+    return r;
+  }
+
+  /** A member whose process died: its ownership no longer counts. */
+  dead(r: Recorder): void {
+    this.deadOnes.add(r);
+  }
+
+  total(rs: Recorder[]): number {
+    return rs.reduce((n, r) => n + r.owned.size, 0);
+  }
+
+  /** Every partition pair is owned by exactly one of `rs`. */
+  expectCovered(rs: Recorder[], partitions: number): void {
+    for (const t of this.topics) {
+      for (let p = 0; p < partitions; p++) {
+        const owners = rs.filter((r) => r.owned.has(`${t}:${p}`)).map((r) => this.members.get(r));
+        expect(owners, `${t}:${p}`).toHaveLength(1);
+      }
+    }
+  }
+
+  private paired(r: Recorder): void {
+    const parts = new Set([...r.owned.values()].map((x) => x.partition));
+    for (const p of parts) {
+      for (const t of this.topics) if (!r.owned.has(`${t}:${p}`)) this.violations.push(`${this.members.get(r)} owns partition ${p} but not of ${t}`);
+    }
+  }
+}
+
 async function expectCode(p: Promise<unknown>, code: string): Promise<LannerError> {
   try {
     await p;
@@ -368,6 +428,91 @@ export function logContract(name: string, factory: LogFactory): void {
       await m2.leave();
     });
 
+    it("a group's topics are co-partitioned: members own matching partitions of every topic through joins and leaves", async () => {
+      const log = await openLog();
+      const commands = uniq("cmd");
+      const results = uniq("res");
+      const other = uniq("other");
+      const g = uniq("g");
+      await log.ensureTopics([
+        { name: commands, partitions: 6 },
+        { name: results, partitions: 6 },
+        { name: other, partitions: 3 },
+      ]);
+      const check = new PairCheck([commands, results]);
+      const a = check.member("a");
+      const ma = await log.join(g, [commands, results], a);
+      await waitFor(() => a.owned.size === 12, "a owns every partition of both topics");
+      const b = check.member("b");
+      const mb = await log.join(g, [commands, results], b);
+      await waitFor(() => a.owned.size === 6 && b.owned.size === 6, "a and b own 3 partition pairs each");
+      const c = check.member("c");
+      const mc = await log.join(g, [commands, results], c);
+      await waitFor(() => a.owned.size === 4 && b.owned.size === 4 && c.owned.size === 4, "three members own 2 pairs each");
+      check.expectCovered([a, b, c], 6);
+      await mb.leave();
+      await waitFor(() => a.owned.size === 6 && c.owned.size === 6 && b.owned.size === 0, "b's pairs move to a and c");
+      check.expectCovered([a, c], 6);
+      expect(check.violations).toEqual([]);
+
+      // A topic with another partition count cannot join the group, alone or next to the others.
+      await expectCode(log.join(g, [other], new Recorder()), "GROUP_PARTITIONS_MISMATCH");
+      await expectCode(log.join(uniq("g"), [commands, other], new Recorder()), "GROUP_PARTITIONS_MISMATCH");
+      await ma.leave();
+      await mc.leave();
+      expect(check.violations).toEqual([]);
+    });
+
+    it("purge does not wait for expired groups nor for ephemeral ones; an ephemeral group's offsets go when it leaves", async () => {
+      const log = await openLog();
+      const t = uniq("exp");
+      await log.ensureTopics([{ name: t, partitions: 1, retentionMs: 1_000 }]);
+      await log.append(Array.from({ length: 10 }, (_, i) => ({ topic: t, key: "k", value: enc(String(i)), timestamp: 1_000 + i })));
+      // Other cases' topics may share the storage: count what is left of this one.
+      const first = async () => {
+        for await (const r of log.readPartition(t, 0, 0n)) return r.offset;
+        return await log.endOffset(t, 0);
+      };
+      const gone = uniq("gone");
+      const live = uniq("live");
+      const eph = uniq("eph");
+      const rg = new Recorder();
+      const mg = await log.join(gone, [t], rg);
+      const rl = new Recorder();
+      const ml = await log.join(live, [t], rl);
+      const re = new Recorder();
+      const me = await log.join(eph, [t], re, { ephemeral: true });
+      await waitFor(() => rg.owned.size === 1 && rl.owned.size === 1 && re.owned.size === 1, "assignments");
+      await mg.commit({ produce: [], offsets: [{ topic: t, partition: 0, next: 3n }] });
+      await ml.commit({ produce: [], offsets: [{ topic: t, partition: 0, next: 5n }] });
+      // The group that will never come back leaves; it still holds purging back for now.
+      await mg.leave();
+      // The ephemeral group committed nothing and does not count.
+      await log.purge();
+      expect(await first()).toBe(3n);
+      expect(await log.committed(gone, t, 0)).toBe(3n);
+
+      // Two days later the departed group has expired; the live group has not, however old its commit.
+      const later = Date.now() + 2 * 24 * 3600_000;
+      await log.purge(later);
+      expect(await first()).toBe(5n);
+      expect(await log.committed(gone, t, 0)).toBe(0n);
+      expect(await log.committed(live, t, 0)).toBe(5n);
+
+      await me.commit({ produce: [], offsets: [{ topic: t, partition: 0, next: 7n }] });
+      expect(await log.committed(eph, t, 0)).toBe(7n);
+      await me.leave();
+      expect(await log.committed(eph, t, 0)).toBe(0n);
+      // Still nothing uncommitted by the live group is dropped.
+      await log.purge(later);
+      expect(await first()).toBe(5n);
+      await ml.commit({ produce: [], offsets: [{ topic: t, partition: 0, next: 10n }] });
+      await log.purge(later);
+      expect(await first()).toBe(10n);
+      expect(await log.endOffset(t, 0)).toBe(10n);
+      await ml.leave();
+    });
+
     it("state stores commit with the log and see every resolved write", async () => {
       const log = await openLog();
       const s = log.stateStore(uniq("store"), 3);
@@ -443,6 +588,35 @@ export function logContract(name: string, factory: LogFactory): void {
         await expect(ma.commit({ produce: [], offsets: [{ topic: t, partition: aOwned[0].partition, next: 0n }] })).rejects.toBeInstanceOf(LannerError);
         expect(await p2.committed(g, t, aOwned[0].partition)).toBe(before);
         await mb.leave();
+      }, 60_000);
+
+      it("co-partitioned pairs stay together when a process dies and its partitions are taken over", async () => {
+        const p1 = await openLog();
+        const p2 = await openLog();
+        const commands = uniq("cmd");
+        const results = uniq("res");
+        const g = uniq("g");
+        for (const p of [p1, p2]) await p.ensureTopics([{ name: commands, partitions: 4 }, { name: results, partitions: 4 }]);
+        const check = new PairCheck([commands, results]);
+        const a = check.member("a");
+        const b = check.member("b");
+        const c = check.member("c");
+        const ma = await p1.join(g, [commands, results], a);
+        const mb = await p2.join(g, [commands, results], b);
+        const mc = await p2.join(g, [commands, results], c);
+        await waitFor(() => check.total([a, b, c]) === 8 && a.owned.size > 0 && b.owned.size > 0 && c.owned.size > 0, "three members share the 4 pairs");
+        check.expectCovered([a, b, c], 4);
+        // a's process dies: its recorder keeps what it owned (nobody tells a dead process).
+        check.dead(a);
+        await crash(p1);
+        await waitFor(() => b.owned.size + c.owned.size === 8, "b and c take over a's pairs");
+        check.expectCovered([b, c], 4);
+        expect(check.violations).toEqual([]);
+        await mb.leave();
+        await waitFor(() => c.owned.size === 8, "c owns every pair");
+        expect(check.violations).toEqual([]);
+        await mc.leave();
+        await ma.leave().catch(() => undefined);
       }, 60_000);
     }
   });
