@@ -9,6 +9,7 @@ export const TRIGGER_TYPES = {
   schedule: ["io.kestra.plugin.core.trigger.Schedule", "io.kestra.core.models.triggers.types.Schedule", "Schedule"],
   flow: ["io.kestra.plugin.core.trigger.Flow", "io.kestra.core.models.triggers.types.Flow", "Flow"],
   webhook: ["io.kestra.plugin.core.trigger.Webhook", "io.kestra.core.models.triggers.types.Webhook", "Webhook"],
+  http: ["io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger"],
 } as const;
 
 /** Every accepted trigger type name → its canonical name. */
@@ -122,11 +123,31 @@ export const WebhookTriggerSchema = z.strictObject({
   inputs: valuesMap.optional(),
 });
 
+/**
+ * The HTTP polling trigger: every `interval` a worker sends the request; the flow starts when
+ * `responseCondition` holds. `timeout` (Lanner) time-boxes one evaluation (default: the interval,
+ * at most PT60S); a poll still running then is cancelled and reported.
+ */
+export const HttpTriggerSchema = z.strictObject({
+  ...common,
+  uri: stringOrExpression.min(1, { error: "an HTTP trigger needs a uri" }),
+  method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"], { error: (iss) => `expected an HTTP method such as GET, got ${show(iss.input)}` }).default("GET"),
+  body: stringOrExpression.optional(),
+  contentType: z.string().optional(),
+  headers: z.record(z.string(), z.string(), { error: (iss) => `expected headers as a map of name: value, got ${show(iss.input)}` }).optional(),
+  responseCondition: stringOrExpression.default("{{ response.statusCode < 400 }}"),
+  interval: durationSchema.default("PT60S"),
+  timeout: durationSchema.optional(),
+  inputs: valuesMap.optional(),
+  options: z.looseObject({}).optional(),
+});
+
 /** The schema for a trigger of a canonical type. */
 export const TRIGGER_SCHEMAS: Record<string, z.ZodType> = {
   [TRIGGER_TYPES.schedule[0]]: ScheduleTriggerSchema,
   [TRIGGER_TYPES.flow[0]]: FlowTriggerSchema,
   [TRIGGER_TYPES.webhook[0]]: WebhookTriggerSchema,
+  [TRIGGER_TYPES.http[0]]: HttpTriggerSchema,
 };
 
 /**
