@@ -10,6 +10,9 @@ import { isTerminal, type ExecutionState, type State } from "../../processors/ex
 import { decodeEvent } from "../../processors/executor/shell/records.js";
 import { avroRecordCodec } from "../../processors/worker/record-codec.js";
 import type { Log } from "../../topology/log.js";
+import { PostgresLog } from "../../topology/postgres/postgres-log.js";
+import { topicCatalogue } from "../../topology/topics.js";
+import { startLanner, type LannerProcess } from "../harness/lanner-process.js";
 
 /** What the tests read of an execution over the API (Kestra's JSON shape). */
 export interface ApiExecution {
@@ -174,4 +177,42 @@ export function checkHistory(events: readonly ExecutionEvent[]): HistoryCheck {
   }
   const state = replayHistory(events);
   return { state, problems, attemptsByTask, started, ignored };
+}
+
+/** A set of `lanner server <role>` processes on one Postgres schema, all crashed by `crashAll`. */
+export class PostgresCluster {
+  readonly processes: LannerProcess[] = [];
+
+  constructor(
+    readonly url: string,
+    readonly schema: string,
+    readonly env: NodeJS.ProcessEnv = {},
+  ) {}
+
+  /** Starts `lanner server <role> --backend postgres …` and waits for its ready line. */
+  async start(role: "executor" | "worker" | "liveness" | "indexer" | "webserver", extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<LannerProcess> {
+    const args = ["server", role, "--backend", "postgres", "--postgres-url", this.url, "--postgres-schema", this.schema, ...extraArgs];
+    const p = await startLanner(args, { env: { ...this.env, ...env } });
+    this.processes.push(p);
+    return p;
+  }
+
+  /** SIGKILLs every process still running (for `afterAll`, also after a failure). */
+  async crashAll(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.crash()));
+  }
+}
+
+/** The worker id a worker process logged at start (needs LANNER_LOG_LEVEL=info). */
+export function workerIdOf(p: LannerProcess): string {
+  const m = /"workerId":"([^"]+)"[^\n]*"msg":"worker started"/.exec(p.output());
+  if (!m) throw new Error(`no "worker started" line with a workerId in the output:\n${p.output().slice(0, 2000)}`);
+  return m[1];
+}
+
+/** Opens the Postgres log of a schema and loads the topic metadata of the catalogue (default partitions). */
+export async function openPostgresLog(url: string, schema: string): Promise<PostgresLog> {
+  const log = await PostgresLog.open({ url, schema });
+  await log.ensureTopics(topicCatalogue().specs());
+  return log;
 }
