@@ -4,7 +4,7 @@
  * PGlite in the embedded data directory). Writes are idempotent: replaying the log over the
  * repository changes nothing (execution rows carry the log offset they reflect as their version).
  */
-import type { Flow } from "../schemas/flow-types.js";
+import type { Flow, Label } from "../schemas/flow-types.js";
 import type { Execution, State } from "../processors/executor/model.js";
 
 /** One stored revision of a flow. */
@@ -54,6 +54,21 @@ export interface StoredExecution {
   fold?: unknown;
 }
 
+/** Fields executions can be sorted by; ties are always broken by execution id, ascending. */
+export const EXECUTION_SORT_FIELDS = ["startDate", "namespace", "flowId"] as const;
+export type ExecutionSortField = (typeof EXECUTION_SORT_FIELDS)[number];
+export type SortOrder = "asc" | "desc";
+
+/**
+ * How far back a search looks when it gives no `startDate`: this many days before `endDate` (or
+ * now). Large installs hold millions of executions; an unbounded query would scan them all, so a
+ * window is always applied — pass an earlier `startDate` to look further back.
+ */
+export const DEFAULT_SEARCH_WINDOW_DAYS = 30;
+
+/** Largest page of any search. */
+export const MAX_PAGE_SIZE = 500;
+
 /** Filters of `searchExecutions`; all optional, combined with AND. */
 export interface ExecutionQuery {
   tenantId?: string;
@@ -62,13 +77,30 @@ export interface ExecutionQuery {
   flowId?: string;
   /** Any of these current states. */
   states?: State[];
-  /** Executions started at or after this ISO-8601 instant. */
+  /** Executions carrying every one of these labels (exact key and value). */
+  labels?: Label[];
+  /**
+   * Free text: matches executions whose id, flow id or one of whose labels written `key:value`
+   * contains this text, case-insensitively (ASCII case folding).
+   */
+  query?: string;
+  /**
+   * Executions started at or after this ISO-8601 instant. Default: DEFAULT_SEARCH_WINDOW_DAYS
+   * before `endDate` (or before now) — searches are always bounded in time.
+   */
   startDate?: string;
   /** Executions started before this ISO-8601 instant. */
   endDate?: string;
+  /** Default `{ field: "startDate", order: "desc" }` (newest first). */
+  sort?: { field: ExecutionSortField; order: SortOrder };
+  /**
+   * Opaque cursor from a previous page's `nextCursor`: the page after it, for the same filters and
+   * sort (stable while rows are added, unlike page numbers). Not combinable with `page` > 1.
+   */
+  cursor?: string;
   /** 1-based page number; default 1. */
   page?: number;
-  /** Page size, 1..500; default 25. */
+  /** Page size, 1..MAX_PAGE_SIZE; default 25. */
   size?: number;
 }
 
@@ -76,6 +108,8 @@ export interface ExecutionQuery {
 export interface Page<T> {
   results: T[];
   total: number;
+  /** Present when more results follow: pass it as `cursor` for the next page. */
+  nextCursor?: string;
 }
 
 export const LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] as const;
@@ -109,6 +143,85 @@ export interface LogQuery {
   taskRunId?: string;
   /** Lines at this level or above. */
   minLevel?: LogLevel;
+}
+
+/** Filters of `searchLogs`; all optional, combined with AND. */
+export interface LogSearch {
+  tenantId?: string;
+  /** This namespace and its sub-namespaces. */
+  namespace?: string;
+  flowId?: string;
+  executionId?: string;
+  taskRunId?: string;
+  /** Lines at this level or above. */
+  minLevel?: LogLevel;
+  /**
+   * Full text over the message: every word of the query must appear as a word of the line
+   * (case-insensitive; Postgres full-text search with the `simple` configuration, Elasticsearch's
+   * standard analyzer).
+   */
+  query?: string;
+  /**
+   * Lines at or after this ISO-8601 instant. Without `executionId` the default is
+   * DEFAULT_SEARCH_WINDOW_DAYS before `endDate` (or now); with it, no lower bound.
+   */
+  startDate?: string;
+  /** Lines before this ISO-8601 instant. */
+  endDate?: string;
+  /** By timestamp, then id; default `asc` (oldest first). */
+  order?: SortOrder;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+  /** Page size, 1..MAX_PAGE_SIZE; default 100. */
+  size?: number;
+}
+
+/** A trigger's state as the scheduler publishes it on the `triggers` topic, stored as opaque JSON. */
+export interface TriggerUpsert {
+  /** The record key (unique per trigger). */
+  key: string;
+  tenantId: string;
+  namespace: string;
+  flowId: string;
+  triggerId: string;
+  /** The record's value as decoded; `null` for a deletion (tombstone). */
+  value: unknown;
+  /** The log offset of the record: an older version never overwrites a newer one. */
+  version: bigint;
+  /** ISO-8601 instant of the record. */
+  updated: string;
+}
+
+/** A stored trigger (deleted triggers are not returned). */
+export type StoredTrigger = TriggerUpsert;
+
+/** Filters of `searchTriggers`; results sorted by key. */
+export interface TriggerQuery {
+  tenantId?: string;
+  namespace?: string;
+  flowId?: string;
+  cursor?: string;
+  /** Page size, 1..MAX_PAGE_SIZE; default 100. */
+  size?: number;
+}
+
+/** Filters of `dailyStats`; the window is on the start date, bounded as in `ExecutionQuery`. */
+export interface StatsQuery {
+  tenantId?: string;
+  namespace?: string;
+  flowId?: string;
+  startDate?: string;
+  endDate?: string;
+}
+
+/** Executions started on one UTC day, of one flow, in one current state. */
+export interface DailyStat {
+  /** `YYYY-MM-DD` (UTC). */
+  date: string;
+  namespace: string;
+  flowId: string;
+  state: State;
+  count: number;
 }
 
 export interface Repository {
@@ -162,6 +275,30 @@ export interface Repository {
   appendLogs(entries: LogEntry[]): Promise<void>;
   /** Log lines of an execution in timestamp order (then storage order), filtered by `q`. */
   listLogs(executionId: string, q?: LogQuery): Promise<LogEntry[]>;
+  /**
+   * Log lines matching `q`, one page of them, by timestamp then id, with the total count of
+   * matches. Rejects with QUERY_INVALID on a malformed filter, cursor or page size.
+   */
+  searchLogs(q: LogSearch): Promise<Page<LogEntry>>;
+
+  /**
+   * Stores exactly this revision of a flow (as read from the `flows` topic) unless that revision
+   * is already stored: the indexer's idempotent write, and how a reindex rebuilds the flows.
+   */
+  putFlowRevision(revision: FlowRevision): Promise<void>;
+
+  /** Upserts triggers by key; a row whose stored version is ≥ the given one is left as it is. */
+  upsertTriggers(rows: TriggerUpsert[]): Promise<void>;
+  /** The trigger stored under `key`, or undefined when unknown or deleted. */
+  getTrigger(key: string): Promise<StoredTrigger | undefined>;
+  /** Triggers matching `q`, sorted by key, one page of them. */
+  searchTriggers(q: TriggerQuery): Promise<Page<StoredTrigger>>;
+
+  /**
+   * Counts of executions per UTC start day, namespace, flow and current state, sorted by date,
+   * namespace, flow id, state. The window is bounded as in `searchExecutions`.
+   */
+  dailyStats(q: StatsQuery): Promise<DailyStat[]>;
 
   /** Releases connections; pending `waitForTerminal` calls resolve with undefined. */
   close(): Promise<void>;

@@ -1,23 +1,44 @@
 import { isTerminal, type Execution } from "../../processors/executor/model.js";
 import type { Flow } from "../../schemas/flow-types.js";
-import { dedupeUpserts, pageOf } from "../query.js";
+import {
+  compareText,
+  dedupeUpserts,
+  executionSortValue,
+  inNamespace,
+  labelToken,
+  logWords,
+  nextExecutionCursor,
+  nextLogCursor,
+  nextTriggerCursor,
+  resolveExecutionQuery,
+  resolveLogSearch,
+  resolveStatsQuery,
+  resolveTriggerQuery,
+  searchTextsOf,
+  truncateMessage,
+} from "../query.js";
 import {
   levelRank,
+  type DailyStat,
   type ExecutionQuery,
   type ExecutionUpsert,
   type FlowKey,
   type FlowRevision,
   type LogEntry,
   type LogQuery,
+  type LogSearch,
   type Page,
   type Repository,
   type SaveFlowResult,
   type StoredExecution,
+  type StatsQuery,
+  type StoredTrigger,
+  type TriggerQuery,
+  type TriggerUpsert,
 } from "../repository.js";
 import { TerminalWaiters } from "../terminal-waiters.js";
 
 const flowKey = (k: FlowKey) => `${k.tenantId}\u0000${k.namespace}\u0000${k.id}`;
-const inNamespace = (ns: string, prefix: string) => ns === prefix || ns.startsWith(`${prefix}.`);
 
 /**
  * The repository in memory, for unit tests. Values are copied in and out (structuredClone), so a
@@ -28,6 +49,7 @@ export class MemoryRepository implements Repository {
   private readonly executions = new Map<string, StoredExecution>();
   private readonly logs = new Map<string, LogEntry[]>();
   private readonly logIds = new Set<string>();
+  private readonly triggers = new Map<string, StoredTrigger>();
   private readonly waiters = new TerminalWaiters();
   private closed = false;
 
@@ -105,19 +127,47 @@ export class MemoryRepository implements Repository {
   }
 
   async searchExecutions(q: ExecutionQuery): Promise<Page<Execution>> {
-    const { page, size } = pageOf(q);
-    const from = q.startDate === undefined ? undefined : Date.parse(q.startDate);
-    const to = q.endDate === undefined ? undefined : Date.parse(q.endDate);
+    const r = resolveExecutionQuery(q);
+    const tokens = r.labels.map(labelToken);
+    const dir = r.sort.order === "asc" ? 1 : -1;
+    const cmp = (a: Execution, b: Execution) =>
+      dir * compareText(executionSortValue(a, r.sort.field), executionSortValue(b, r.sort.field)) || compareText(a.id, b.id);
     const matches = [...this.executions.values()]
       .map((s) => s.execution)
-      .filter((e) => (q.tenantId === undefined || e.tenantId === q.tenantId)
-        && (q.namespace === undefined || inNamespace(e.namespace, q.namespace))
-        && (q.flowId === undefined || e.flowId === q.flowId)
-        && (q.states === undefined || q.states.length === 0 || q.states.includes(e.state.current))
-        && (from === undefined || Date.parse(e.startDate) >= from)
-        && (to === undefined || Date.parse(e.startDate) < to))
-      .sort((a, b) => Date.parse(b.startDate) - Date.parse(a.startDate) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { results: structuredClone(matches.slice((page - 1) * size, page * size)), total: matches.length };
+      .filter((e) => (r.tenantId === undefined || e.tenantId === r.tenantId)
+        && (r.namespace === undefined || inNamespace(e.namespace, r.namespace))
+        && (r.flowId === undefined || e.flowId === r.flowId)
+        && (r.states.length === 0 || r.states.includes(e.state.current))
+        && (r.from === undefined || new Date(e.startDate).toISOString() >= r.from)
+        && (r.to === undefined || new Date(e.startDate).toISOString() < r.to)
+        && tokens.every((t) => (e.labels ?? []).some((l) => labelToken(l) === t))
+        && (r.text === undefined || searchTextsOf(e).some((s) => s.includes(r.text ?? ""))))
+      .sort(cmp);
+    const after = r.after;
+    const rest = after === undefined ? matches.slice(r.offset) : matches.filter((e) =>
+      (dir * compareText(executionSortValue(e, r.sort.field), after.value) || compareText(e.id, after.id)) > 0);
+    const results = structuredClone(rest.slice(0, r.size));
+    const page: Page<Execution> = { results, total: matches.length };
+    const next = nextExecutionCursor(r, results);
+    if (next !== undefined) page.nextCursor = next;
+    return page;
+  }
+
+  async dailyStats(q: StatsQuery): Promise<DailyStat[]> {
+    const r = resolveStatsQuery(q);
+    const counts = new Map<string, DailyStat>();
+    for (const { execution: e } of this.executions.values()) {
+      const start = new Date(e.startDate).toISOString();
+      if ((r.tenantId !== undefined && e.tenantId !== r.tenantId) || (r.namespace !== undefined && !inNamespace(e.namespace, r.namespace))
+        || (r.flowId !== undefined && e.flowId !== r.flowId) || start < r.from || (r.to !== undefined && start >= r.to)) continue;
+      const date = start.slice(0, 10);
+      const k = JSON.stringify([date, e.namespace, e.flowId, e.state.current]);
+      const c = counts.get(k) ?? { date, namespace: e.namespace, flowId: e.flowId, state: e.state.current, count: 0 };
+      c.count++;
+      counts.set(k, c);
+    }
+    return [...counts.values()].sort((a, b) => compareText(a.date, b.date) || compareText(a.namespace, b.namespace)
+      || compareText(a.flowId, b.flowId) || compareText(a.state, b.state));
   }
 
   async waitForTerminal(id: string, timeoutMs: number): Promise<Execution | undefined> {
@@ -137,7 +187,7 @@ export class MemoryRepository implements Repository {
       if (this.logIds.has(e.id)) continue;
       this.logIds.add(e.id);
       const list = this.logs.get(e.executionId) ?? [];
-      list.push(structuredClone(e));
+      list.push({ ...structuredClone(e), message: truncateMessage(e.message) });
       this.logs.set(e.executionId, list);
     }
   }
@@ -150,6 +200,71 @@ export class MemoryRepository implements Repository {
       // Stable: equal timestamps keep their append order, like the SQL `ORDER BY ts, seq`.
       .sort((a, b) => Date.parse(a.e.timestamp) - Date.parse(b.e.timestamp) || a.i - b.i);
     return structuredClone(list.map(({ e }) => e));
+  }
+
+  async searchLogs(q: LogSearch): Promise<Page<LogEntry>> {
+    const r = resolveLogSearch(q);
+    const words = r.text === undefined ? [] : logWords(r.text);
+    const dir = r.order === "asc" ? 1 : -1;
+    const ts = (e: LogEntry) => new Date(e.timestamp).toISOString();
+    const matches: LogEntry[] = [];
+    const lists = r.executionId === undefined ? [...this.logs.values()] : [this.logs.get(r.executionId) ?? []];
+    for (const list of lists) {
+      for (const e of list) {
+        if ((r.tenantId !== undefined && e.tenantId !== r.tenantId) || (r.namespace !== undefined && !inNamespace(e.namespace, r.namespace))
+          || (r.flowId !== undefined && e.flowId !== r.flowId) || (r.taskRunId !== undefined && e.taskRunId !== r.taskRunId)
+          || (r.minRank !== undefined && levelRank(e.level) < r.minRank)
+          || (r.from !== undefined && ts(e) < r.from) || (r.to !== undefined && ts(e) >= r.to)) continue;
+        if (words.length > 0) {
+          const have = new Set(logWords(e.message));
+          if (!words.every((w) => have.has(w))) continue;
+        }
+        matches.push(e);
+      }
+    }
+    matches.sort((a, b) => dir * (compareText(ts(a), ts(b)) || compareText(a.id, b.id)));
+    const after = r.after;
+    const rest = after === undefined ? matches : matches.filter((e) => dir * (compareText(ts(e), after.value) || compareText(e.id, after.id)) > 0);
+    const results = structuredClone(rest.slice(0, r.size));
+    const page: Page<LogEntry> = { results, total: matches.length };
+    const next = nextLogCursor(r, results);
+    if (next !== undefined) page.nextCursor = next;
+    return page;
+  }
+
+  async putFlowRevision(revision: FlowRevision): Promise<void> {
+    const k = flowKey(revision);
+    const revisions = this.flows.get(k) ?? [];
+    if (revisions.some((r) => r.revision === revision.revision)) return;
+    revisions.push(structuredClone(revision));
+    revisions.sort((a, b) => a.revision - b.revision);
+    this.flows.set(k, revisions);
+  }
+
+  async upsertTriggers(rows: TriggerUpsert[]): Promise<void> {
+    for (const row of rows) {
+      const prev = this.triggers.get(row.key);
+      if (!prev || prev.version < row.version) this.triggers.set(row.key, structuredClone(row));
+    }
+  }
+
+  async getTrigger(key: string): Promise<StoredTrigger | undefined> {
+    const t = this.triggers.get(key);
+    return t && t.value !== null ? structuredClone(t) : undefined;
+  }
+
+  async searchTriggers(q: TriggerQuery): Promise<Page<StoredTrigger>> {
+    const r = resolveTriggerQuery(q);
+    const matches = [...this.triggers.values()]
+      .filter((t) => t.value !== null && (r.tenantId === undefined || t.tenantId === r.tenantId)
+        && (r.namespace === undefined || inNamespace(t.namespace, r.namespace)) && (r.flowId === undefined || t.flowId === r.flowId))
+      .sort((a, b) => compareText(a.key, b.key));
+    const afterKey = r.afterKey;
+    const results = structuredClone((afterKey === undefined ? matches : matches.filter((t) => t.key > afterKey)).slice(0, r.size));
+    const page: Page<StoredTrigger> = { results, total: matches.length };
+    const next = nextTriggerCursor(r, results);
+    if (next !== undefined) page.nextCursor = next;
+    return page;
   }
 
   async close(): Promise<void> {

@@ -49,5 +49,23 @@ export function repositoryDdl(s: string): string[] {
       worker_id text
     )`,
     `CREATE INDEX IF NOT EXISTS repo_logs_execution ON ${s}.repo_logs (execution_id, ts, seq)`,
+    // Search: labels (exact key/value tokens) and free text (lower-cased id, flow id, `key:value`).
+    `ALTER TABLE ${s}.repo_executions ADD COLUMN IF NOT EXISTS labels text[] NOT NULL DEFAULT '{}'`,
+    `ALTER TABLE ${s}.repo_executions ADD COLUMN IF NOT EXISTS search text[] NOT NULL DEFAULT '{}'`,
+    `CREATE INDEX IF NOT EXISTS repo_executions_labels ON ${s}.repo_executions USING gin (labels)`,
+    // Log search across executions: by time window, and full text over the message.
+    `CREATE INDEX IF NOT EXISTS repo_logs_ts ON ${s}.repo_logs (tenant_id, ts)`,
+    `CREATE INDEX IF NOT EXISTS repo_logs_fts ON ${s}.repo_logs USING gin (to_tsvector('simple', message))`,
+    `CREATE TABLE IF NOT EXISTS ${s}.repo_triggers (
+      key text PRIMARY KEY,
+      tenant_id text NOT NULL,
+      namespace text NOT NULL,
+      flow_id text NOT NULL,
+      trigger_id text NOT NULL,
+      value jsonb,
+      version bigint NOT NULL,
+      updated timestamptz NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS repo_triggers_flow ON ${s}.repo_triggers (tenant_id, namespace text_pattern_ops, flow_id)`,
   ];
 }

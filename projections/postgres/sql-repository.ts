@@ -3,6 +3,7 @@ import { isTerminal, type Execution } from "../../processors/executor/model.js";
 import type { Flow } from "../../schemas/flow-types.js";
 import {
   levelRank,
+  type DailyStat,
   type ExecutionQuery,
   type ExecutionUpsert,
   type FlowKey,
@@ -10,13 +11,31 @@ import {
   type LogEntry,
   type LogLevel,
   type LogQuery,
+  type LogSearch,
   type Page,
   type Repository,
   type SaveFlowResult,
   type StoredExecution,
+  type StatsQuery,
+  type StoredTrigger,
+  type TriggerQuery,
+  type TriggerUpsert,
 } from "../repository.js";
+import type { State } from "../../processors/executor/model.js";
 import { TerminalWaiters } from "../terminal-waiters.js";
-import { pageOf, dedupeUpserts } from "../query.js";
+import {
+  dedupeUpserts,
+  labelToken,
+  nextExecutionCursor,
+  nextLogCursor,
+  nextTriggerCursor,
+  resolveExecutionQuery,
+  resolveLogSearch,
+  resolveStatsQuery,
+  resolveTriggerQuery,
+  searchTextsOf,
+  truncateMessage,
+} from "../query.js";
 import { repositoryDdl } from "./ddl.js";
 import { quoteIdent, type SqlClient, type SqlQueryable } from "./sql-client.js";
 
@@ -74,6 +93,14 @@ function toLogEntry(r: Row): LogEntry {
   if (r.attempt !== null && r.attempt !== undefined) e.attemptNumber = Number(r.attempt);
   if (r.worker_id !== null && r.worker_id !== undefined) e.workerId = String(r.worker_id);
   return e;
+}
+
+function toTrigger(r: Row): StoredTrigger {
+  return {
+    key: String(r.key), tenantId: String(r.tenant_id), namespace: String(r.namespace), flowId: String(r.flow_id),
+    triggerId: String(r.trigger_id), value: r.value === null || r.value === undefined ? null : json<unknown>(r.value),
+    version: BigInt(String(r.version)), updated: iso(r.updated),
+  };
 }
 
 /** Escapes LIKE wildcards so a namespace matches literally. */
@@ -227,14 +254,16 @@ export class SqlRepository implements Repository {
         const params: unknown[] = [];
         for (const { execution: e, version, fold } of part) {
           params.push(e.id, e.tenantId, e.namespace, e.flowId, e.state.current, e.startDate, e.endDate ?? null,
-            version.toString(), toJsonb(e), fold === undefined ? null : toJsonb(fold));
+            version.toString(), toJsonb(e), fold === undefined ? null : toJsonb(fold),
+            (e.labels ?? []).map((l) => noNul(labelToken(l))), searchTextsOf(e).map(noNul));
         }
         await tx.query(
-          `INSERT INTO ${this.s}.repo_executions AS x (id, tenant_id, namespace, flow_id, state, start_date, end_date, version, execution, fold)
-           VALUES ${placeholders(part.length, ["", "", "", "", "", "::timestamptz", "::timestamptz", "::bigint", "::jsonb", "::jsonb"])}
+          `INSERT INTO ${this.s}.repo_executions AS x (id, tenant_id, namespace, flow_id, state, start_date, end_date, version, execution, fold, labels, search)
+           VALUES ${placeholders(part.length, ["", "", "", "", "", "::timestamptz", "::timestamptz", "::bigint", "::jsonb", "::jsonb", "::text[]", "::text[]"])}
            ON CONFLICT (id) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, namespace = EXCLUDED.namespace,
              flow_id = EXCLUDED.flow_id, state = EXCLUDED.state, start_date = EXCLUDED.start_date,
-             end_date = EXCLUDED.end_date, version = EXCLUDED.version, execution = EXCLUDED.execution, fold = EXCLUDED.fold
+             end_date = EXCLUDED.end_date, version = EXCLUDED.version, execution = EXCLUDED.execution, fold = EXCLUDED.fold,
+             labels = EXCLUDED.labels, search = EXCLUDED.search
            WHERE x.version < EXCLUDED.version`,
           params,
         );
@@ -266,26 +295,64 @@ export class SqlRepository implements Repository {
   }
 
   async searchExecutions(q: ExecutionQuery): Promise<Page<Execution>> {
-    const { page, size } = pageOf(q);
+    const r = resolveExecutionQuery(q);
     const params: unknown[] = [];
     const where: string[] = [];
     const p = (v: unknown) => {
       params.push(v);
       return `$${params.length}`;
     };
-    if (q.tenantId !== undefined) where.push(`tenant_id = ${p(q.tenantId)}`);
-    if (q.namespace !== undefined) where.push(`(namespace = ${p(q.namespace)} OR namespace LIKE ${p(`${likePrefix(q.namespace)}.%`)})`);
-    if (q.flowId !== undefined) where.push(`flow_id = ${p(q.flowId)}`);
-    if (q.states !== undefined && q.states.length > 0) where.push(`state IN (${q.states.map((s) => p(s)).join(",")})`);
-    if (q.startDate !== undefined) where.push(`start_date >= ${p(q.startDate)}::timestamptz`);
-    if (q.endDate !== undefined) where.push(`start_date < ${p(q.endDate)}::timestamptz`);
+    if (r.tenantId !== undefined) where.push(`tenant_id = ${p(r.tenantId)}`);
+    if (r.namespace !== undefined) where.push(`(namespace = ${p(r.namespace)} OR namespace LIKE ${p(`${likePrefix(r.namespace)}.%`)})`);
+    if (r.flowId !== undefined) where.push(`flow_id = ${p(r.flowId)}`);
+    if (r.states.length > 0) where.push(`state IN (${r.states.map((s) => p(s)).join(",")})`);
+    if (r.from !== undefined) where.push(`start_date >= ${p(r.from)}::timestamptz`);
+    if (r.to !== undefined) where.push(`start_date < ${p(r.to)}::timestamptz`);
+    if (r.labels.length > 0) where.push(`labels @> ${p(r.labels.map(labelToken))}::text[]`);
+    if (r.text !== undefined) where.push(`EXISTS (SELECT 1 FROM unnest(search) AS t(s) WHERE t.s LIKE ${p(`%${likePrefix(r.text)}%`)})`);
     const cond = where.length ? `WHERE ${where.join(" AND ")}` : "";
-    const count = await this.client.query(`SELECT count(*) AS n FROM ${this.s}.repo_executions ${cond}`, params);
+    const count = await this.client.query(`SELECT count(*) AS n FROM ${this.s}.repo_executions ${cond}`, [...params]);
+    // Text sorts byte-wise (COLLATE "C"), as Elasticsearch keywords and the memory repository do.
+    const col = r.sort.field === "startDate" ? "start_date" : r.sort.field === "namespace" ? `namespace COLLATE "C"` : `flow_id COLLATE "C"`;
+    const dir = r.sort.order === "asc" ? "ASC" : "DESC";
+    const pageWhere = [...where];
+    if (r.after !== undefined) {
+      const v = r.sort.field === "startDate" ? `${p(r.after.value)}::timestamptz` : p(r.after.value);
+      pageWhere.push(`(${col} ${r.sort.order === "asc" ? ">" : "<"} ${v} OR (${col} = ${v} AND id COLLATE "C" > ${p(r.after.id)}))`);
+    }
     const rows = await this.client.query(
-      `SELECT execution FROM ${this.s}.repo_executions ${cond} ORDER BY start_date DESC, id LIMIT ${size} OFFSET ${(page - 1) * size}`,
+      `SELECT execution FROM ${this.s}.repo_executions ${pageWhere.length ? `WHERE ${pageWhere.join(" AND ")}` : ""}
+       ORDER BY ${col} ${dir}, id COLLATE "C" LIMIT ${r.size} OFFSET ${r.after === undefined ? r.offset : 0}`,
       params,
     );
-    return { results: rows.rows.map((r) => json<Execution>(r.execution)), total: Number(count.rows[0]?.n ?? 0) };
+    const results = rows.rows.map((row) => json<Execution>(row.execution));
+    const page: Page<Execution> = { results, total: Number(count.rows[0]?.n ?? 0) };
+    const next = nextExecutionCursor(r, results);
+    if (next !== undefined) page.nextCursor = next;
+    return page;
+  }
+
+  async dailyStats(q: StatsQuery): Promise<DailyStat[]> {
+    const r = resolveStatsQuery(q);
+    const params: unknown[] = [r.from];
+    const where = ["start_date >= $1::timestamptz"];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (r.to !== undefined) where.push(`start_date < ${p(r.to)}::timestamptz`);
+    if (r.tenantId !== undefined) where.push(`tenant_id = ${p(r.tenantId)}`);
+    if (r.namespace !== undefined) where.push(`(namespace = ${p(r.namespace)} OR namespace LIKE ${p(`${likePrefix(r.namespace)}.%`)})`);
+    if (r.flowId !== undefined) where.push(`flow_id = ${p(r.flowId)}`);
+    const res = await this.client.query(
+      `SELECT to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, namespace, flow_id, state, count(*) AS n
+       FROM ${this.s}.repo_executions WHERE ${where.join(" AND ")}
+       GROUP BY 1, 2, 3, 4 ORDER BY day, namespace COLLATE "C", flow_id COLLATE "C", state COLLATE "C"`,
+      params,
+    );
+    return res.rows.map((row) => ({
+      date: String(row.day), namespace: String(row.namespace), flowId: String(row.flow_id), state: String(row.state) as State, count: Number(row.n),
+    }));
   }
 
   async waitForTerminal(id: string, timeoutMs: number): Promise<Execution | undefined> {
@@ -322,7 +389,7 @@ export class SqlRepository implements Repository {
         const params: unknown[] = [];
         for (const e of part) {
           params.push(e.id, e.executionId, e.tenantId, e.namespace, e.flowId, e.taskRunId ?? null, e.taskId ?? null,
-            e.attemptNumber ?? null, e.level, levelRank(e.level), noNul(e.message), e.timestamp, e.workerId ?? null);
+            e.attemptNumber ?? null, e.level, levelRank(e.level), noNul(truncateMessage(e.message)), e.timestamp, e.workerId ?? null);
         }
         await tx.query(
           `INSERT INTO ${this.s}.repo_logs (id, execution_id, tenant_id, namespace, flow_id, task_run_id, task_id, attempt, level, level_rank, message, ts, worker_id)
@@ -347,6 +414,106 @@ export class SqlRepository implements Repository {
     }
     const r = await this.client.query(`SELECT * FROM ${this.s}.repo_logs WHERE ${where} ORDER BY ts, seq`, params);
     return r.rows.map(toLogEntry);
+  }
+
+  async searchLogs(q: LogSearch): Promise<Page<LogEntry>> {
+    const r = resolveLogSearch(q);
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (r.tenantId !== undefined) where.push(`tenant_id = ${p(r.tenantId)}`);
+    if (r.namespace !== undefined) where.push(`(namespace = ${p(r.namespace)} OR namespace LIKE ${p(`${likePrefix(r.namespace)}.%`)})`);
+    if (r.flowId !== undefined) where.push(`flow_id = ${p(r.flowId)}`);
+    if (r.executionId !== undefined) where.push(`execution_id = ${p(r.executionId)}`);
+    if (r.taskRunId !== undefined) where.push(`task_run_id = ${p(r.taskRunId)}`);
+    if (r.minRank !== undefined) where.push(`level_rank >= ${p(r.minRank)}`);
+    if (r.from !== undefined) where.push(`ts >= ${p(r.from)}::timestamptz`);
+    if (r.to !== undefined) where.push(`ts < ${p(r.to)}::timestamptz`);
+    // The expression matches the GIN index repo_logs_fts.
+    if (r.text !== undefined) where.push(`to_tsvector('simple', message) @@ plainto_tsquery('simple', ${p(r.text)})`);
+    const cond = where.length ? `WHERE ${where.join(" AND ")}` : "";
+    const count = await this.client.query(`SELECT count(*) AS n FROM ${this.s}.repo_logs ${cond}`, [...params]);
+    const pageWhere = [...where];
+    if (r.after !== undefined) {
+      const v = `${p(r.after.value)}::timestamptz`;
+      pageWhere.push(`(ts ${r.order === "asc" ? ">" : "<"} ${v} OR (ts = ${v} AND id COLLATE "C" ${r.order === "asc" ? ">" : "<"} ${p(r.after.id)}))`);
+    }
+    const dir = r.order === "asc" ? "ASC" : "DESC";
+    const rows = await this.client.query(
+      `SELECT * FROM ${this.s}.repo_logs ${pageWhere.length ? `WHERE ${pageWhere.join(" AND ")}` : ""}
+       ORDER BY ts ${dir}, id COLLATE "C" ${dir} LIMIT ${r.size}`,
+      params,
+    );
+    const results = rows.rows.map(toLogEntry);
+    const page: Page<LogEntry> = { results, total: Number(count.rows[0]?.n ?? 0) };
+    const next = nextLogCursor(r, results);
+    if (next !== undefined) page.nextCursor = next;
+    return page;
+  }
+
+  // ---- flows from the log, triggers ----------------------------------------------------------------
+
+  async putFlowRevision(rev: FlowRevision): Promise<void> {
+    await this.client.query(
+      `INSERT INTO ${this.s}.repo_flows (tenant_id, namespace, id, revision, source, flow, deleted, updated)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::timestamptz) ON CONFLICT DO NOTHING`,
+      [rev.tenantId, rev.namespace, rev.id, rev.revision, noNul(rev.source), toJsonb(rev.flow), rev.deleted, rev.updated],
+    );
+  }
+
+  async upsertTriggers(rows: TriggerUpsert[]): Promise<void> {
+    const byKey = new Map<string, TriggerUpsert>();
+    for (const r of rows) {
+      const prev = byKey.get(r.key);
+      if (!prev || prev.version < r.version) byKey.set(r.key, r);
+    }
+    if (byKey.size === 0) return;
+    await this.client.transaction(async (tx) => {
+      for (const part of chunks([...byKey.values()], ROWS_PER_STATEMENT)) {
+        const params: unknown[] = [];
+        for (const t of part) {
+          params.push(t.key, t.tenantId, t.namespace, t.flowId, t.triggerId, t.value === null ? null : toJsonb(t.value), t.version.toString(), t.updated);
+        }
+        await tx.query(
+          `INSERT INTO ${this.s}.repo_triggers AS x (key, tenant_id, namespace, flow_id, trigger_id, value, version, updated)
+           VALUES ${placeholders(part.length, ["", "", "", "", "", "::jsonb", "::bigint", "::timestamptz"])}
+           ON CONFLICT (key) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, namespace = EXCLUDED.namespace, flow_id = EXCLUDED.flow_id,
+             trigger_id = EXCLUDED.trigger_id, value = EXCLUDED.value, version = EXCLUDED.version, updated = EXCLUDED.updated
+           WHERE x.version < EXCLUDED.version`,
+          params,
+        );
+      }
+    });
+  }
+
+  async getTrigger(key: string): Promise<StoredTrigger | undefined> {
+    const r = await this.client.query(`SELECT * FROM ${this.s}.repo_triggers WHERE key = $1 AND value IS NOT NULL`, [key]);
+    return r.rows[0] ? toTrigger(r.rows[0]) : undefined;
+  }
+
+  async searchTriggers(q: TriggerQuery): Promise<Page<StoredTrigger>> {
+    const r = resolveTriggerQuery(q);
+    const params: unknown[] = [];
+    const where = ["value IS NOT NULL"];
+    const p = (v: unknown) => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (r.tenantId !== undefined) where.push(`tenant_id = ${p(r.tenantId)}`);
+    if (r.namespace !== undefined) where.push(`(namespace = ${p(r.namespace)} OR namespace LIKE ${p(`${likePrefix(r.namespace)}.%`)})`);
+    if (r.flowId !== undefined) where.push(`flow_id = ${p(r.flowId)}`);
+    const count = await this.client.query(`SELECT count(*) AS n FROM ${this.s}.repo_triggers WHERE ${where.join(" AND ")}`, [...params]);
+    if (r.afterKey !== undefined) where.push(`key COLLATE "C" > ${p(r.afterKey)}`);
+    const rows = await this.client.query(
+      `SELECT * FROM ${this.s}.repo_triggers WHERE ${where.join(" AND ")} ORDER BY key COLLATE "C" LIMIT ${r.size}`, params);
+    const results = rows.rows.map(toTrigger);
+    const page: Page<StoredTrigger> = { results, total: Number(count.rows[0]?.n ?? 0) };
+    const next = nextTriggerCursor(r, results);
+    if (next !== undefined) page.nextCursor = next;
+    return page;
   }
 
   async close(): Promise<void> {
