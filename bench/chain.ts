@@ -16,7 +16,7 @@ import { startRoles } from "../processors/runtime/roles.js";
 import { avroRecordCodec } from "../processors/worker/record-codec.js";
 import { parseFlowOrThrow } from "../schemas/flow-parser.js";
 import { topicCatalogue } from "../topology/topics.js";
-import { preparePlace, type BenchBackend } from "./lib/backend.js";
+import { preparePlace, type BenchBackend, type BenchOptions } from "./lib/backend.js";
 import { ExecutionObserver, type SeenEvent } from "./lib/observer.js";
 import { percentile, round, summarize, writeResult } from "./lib/report.js";
 
@@ -75,10 +75,10 @@ function historyGaps(events: ExecutionEvent[]): number[] {
   return gaps;
 }
 
-export async function runChain(backend: BenchBackend, quick: boolean): Promise<string> {
-  const warmup = quick ? 2 : 5;
-  const reps = quick ? 5 : 15;
-  const place = await preparePlace(backend);
+export async function runChain(backend: BenchBackend, opts: BenchOptions): Promise<string> {
+  const warmup = opts.quick ? 2 : 5;
+  const reps = opts.quick ? 5 : 15;
+  const place = await preparePlace(backend, opts.durability ? [[["durability"], opts.durability]] : []);
   const roles = await startRoles(place.config, ["executor", "worker", "liveness"], {
     logger: silentLogger(), onFatal: (err) => { throw err; }, workerStopTimeoutMs: 1_000,
   });
@@ -92,22 +92,27 @@ export async function runChain(backend: BenchBackend, quick: boolean): Promise<s
   const gapsMedian: number[] = [];
   const all: Hops = { executor: [], dispatch: [], worker: [] };
   const allGaps: number[] = [];
+  // CPU time of this process (every role runs here) per measured task: less noisy than wall time on a shared machine.
+  let cpuMicros = 0;
   try {
     for (let i = 0; i < warmup + reps; i++) {
       const executionId = newExecutionId();
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       await roles.log.append([{
         topic: catalogue.name("execution-commands"), key: executionId,
         value: encodeCommand(codec, { type: "CreateExecution", executionId, flow, inputs: {}, labels: [] }),
       }]);
       const ended = () => observer.events(executionId).some((s) => s.event.type === "ExecutionStateChanged" && TERMINAL.has(s.event.state));
       await observer.until(ended, 120_000, `execution ${executionId} to end`);
+      const cpu = process.cpuUsage(cpu0);
       const seen = observer.events(executionId);
       const end = seen.find((s) => s.event.type === "ExecutionStateChanged" && TERMINAL.has(s.event.state))!;
       if (end.event.type === "ExecutionStateChanged" && end.event.state !== "SUCCESS") throw new Error(`chain ended ${end.event.state}`);
       observer.forget(executionId);
       if (i < warmup) continue;
       totals.push(end.seenAt - t0);
+      cpuMicros += cpu.user + cpu.system;
       const gaps = historyGaps(seen.map((s) => s.event));
       allGaps.push(...gaps);
       gapsMedian.push(percentile(gaps, 0.5));
@@ -128,11 +133,12 @@ export async function runChain(backend: BenchBackend, quick: boolean): Promise<s
     unit: "ms",
     totalMs: { samples: totals.map((t) => round(t)), ...summarize(totals) },
     perTaskOverheadMs: summarize(perTask),
+    cpuMsPerTask: round(cpuMicros / 1000 / (reps * CHAIN_TASKS)),
     historyGapMs: { medianPerExecution: gapsMedian, ...summarize(allGaps) },
     hopsMs: { executor: summarize(all.executor), dispatch: summarize(all.dispatch), worker: summarize(all.worker) },
   };
-  const file = writeResult("chain", backend, result);
-  console.log(JSON.stringify({ file, totalMs: result.totalMs.median, perTaskMs: result.perTaskOverheadMs.median, historyGapMs: result.historyGapMs.median, hops: {
+  const file = writeResult("chain", opts.durability === "os" ? `${backend}-os` : backend, result);
+  console.log(JSON.stringify({ file, totalMs: result.totalMs.median, perTaskMs: result.perTaskOverheadMs.median, cpuMsPerTask: result.cpuMsPerTask, historyGapMs: result.historyGapMs.median, hops: {
     executor: result.hopsMs.executor.median, dispatch: result.hopsMs.dispatch.median, worker: result.hopsMs.worker.median,
   } }, null, 2));
   return file;

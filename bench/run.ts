@@ -3,29 +3,33 @@
  * writes `bench/results/<workload>-<backend>.json`.
  */
 import { runChain } from "./chain.js";
-import type { BenchBackend } from "./lib/backend.js";
+import type { BenchBackend, BenchOptions } from "./lib/backend.js";
 import { runRecovery } from "./recovery.js";
 
-const WORKLOADS: Record<string, (backend: BenchBackend, quick: boolean) => Promise<string>> = {
+const WORKLOADS: Record<string, (backend: BenchBackend, opts: BenchOptions) => Promise<string>> = {
   chain: runChain,
   recovery: runRecovery,
 };
 
 function usage(msg: string): never {
-  process.stderr.write(`${msg}\nusage: npm run bench -- <${Object.keys(WORKLOADS).join("|")}> [--backend embedded|postgres] [--quick]\n`);
+  process.stderr.write(`${msg}\nusage: npm run bench -- <${Object.keys(WORKLOADS).join("|")}> [--backend embedded|postgres] [--durability fsync|os] [--quick]\n`);
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
-const name = args.find((a) => !a.startsWith("--") && args[args.indexOf(a) - 1] !== "--backend");
+const valued = new Set(["--backend", "--durability"]);
+const name = args.find((a, i) => !a.startsWith("--") && !valued.has(args[i - 1] ?? ""));
 if (!name) usage("bench: name a workload");
 const run = WORKLOADS[name];
 if (!run) usage(`bench: unknown workload ${JSON.stringify(name)}`);
 const bi = args.indexOf("--backend");
 const backend = bi >= 0 ? args[bi + 1] : "embedded";
 if (backend !== "embedded" && backend !== "postgres") usage(`bench: unknown backend ${JSON.stringify(backend)}`);
+const di = args.indexOf("--durability");
+const durability = di >= 0 ? args[di + 1] : undefined;
+if (durability !== undefined && durability !== "fsync" && durability !== "os") usage(`bench: unknown durability ${JSON.stringify(durability)}`);
 try {
-  await run(backend, args.includes("--quick"));
+  await run(backend, { quick: args.includes("--quick"), ...(durability ? { durability } : {}) });
   process.exit(0);
 } catch (err) {
   process.stderr.write(`bench ${name} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

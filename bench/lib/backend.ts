@@ -10,6 +10,14 @@ import { createTestSchema } from "../../test/harness/postgres.js";
 
 export type BenchBackend = "embedded" | "postgres";
 
+/** Command-line options every workload takes. */
+export interface BenchOptions {
+  /** Fewer repetitions (a smoke run). */
+  quick: boolean;
+  /** Embedded only: `fsync` (the default: every commit synced) or `os` (left to the OS cache). */
+  durability?: "fsync" | "os";
+}
+
 export interface BenchPlace {
   backend: BenchBackend;
   config: Config;

@@ -1,0 +1,199 @@
+/**
+ * `recovery`: how long a crash stalls work, with default liveness settings.
+ * - embedded: a standalone `lanner` process is killed (SIGKILL) while a task runs, and started
+ *   again on the same data directory; measured: kill → the task's new attempt is RUNNING (the
+ *   executor's timestamp, read over the API).
+ * - postgres, dead worker: the executor and liveness run here, the worker in its own `lanner server
+ *   worker` process; once the task runs there, a second worker process is started and the first
+ *   killed; measured: kill → AttemptStarted of attempt 2.
+ * - postgres, dead executor: one executor in its own process, one here (with worker and liveness);
+ *   executions of a chain of short Sleep tasks are in flight when that process is killed; measured
+ *   per execution: kill → its next event; the slowest is the executor's recovery time.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { newExecutionId } from "../api/execution-id.js";
+import { silentLogger } from "../common/logger.js";
+import { encodeCommand } from "../processors/executor/shell/records.js";
+import { startRoles } from "../processors/runtime/roles.js";
+import { avroRecordCodec } from "../processors/worker/record-codec.js";
+import { parseFlowOrThrow } from "../schemas/flow-parser.js";
+import { startLanner, type LannerProcess } from "../test/harness/lanner-process.js";
+import { topicCatalogue } from "../topology/topics.js";
+import { preparePlace, type BenchBackend, type BenchOptions, type BenchPlace } from "./lib/backend.js";
+import { ExecutionObserver } from "./lib/observer.js";
+import { round, summarize, writeResult } from "./lib/report.js";
+
+const SLEEPER = `id: sleeper
+namespace: bench
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT60S
+`;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` every 50 ms until it returns a value, for at most `timeoutMs`. */
+async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`bench: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+interface ApiAttempt { state: { current: string; histories: Array<{ state: string; date: string }> } }
+interface ApiExecution { taskRunList: Array<{ taskId: string; attempts?: ApiAttempt[] }> }
+
+/** When attempt `n` (1-based) of task `nap` became RUNNING, per the execution's histories; undefined before. */
+async function attemptRunningAt(url: string, id: string, n: number): Promise<number | undefined> {
+  const res = await fetch(`${url}/api/v1/executions/${id}`);
+  if (!res.ok) return undefined;
+  const ex = (await res.json()) as ApiExecution;
+  const a = ex.taskRunList.find((t) => t.taskId === "nap")?.attempts?.[n - 1];
+  const running = a?.state.histories.find((h) => h.state === "RUNNING");
+  return running ? Date.parse(running.date) : undefined;
+}
+
+/** Embedded: kill the standalone process mid-task, start it again, time until attempt 2 runs. */
+async function embeddedOnce(place: BenchPlace, flowsDir: string): Promise<{ recoveryMs: number; restartMs: number }> {
+  const args = ["server", "standalone", "--port", "0", "--flows", flowsDir];
+  let proc: LannerProcess = await startLanner(args, { env: place.env });
+  try {
+    const url = proc.url ?? "";
+    const res = await fetch(`${url}/api/v1/executions/bench/sleeper`, { method: "POST" });
+    const created = (await res.json()) as { id: string };
+    if (!res.ok) throw new Error(`bench: creating the execution failed: ${JSON.stringify(created)}\n${proc.output()}`);
+    await poll("attempt 1 to run", 30_000, () => attemptRunningAt(url, created.id, 1));
+    await sleep(300);
+    const killedAt = Date.now();
+    await proc.crash();
+    proc = await startLanner(args, { env: place.env });
+    const restartMs = Date.now() - killedAt;
+    const url2 = proc.url ?? "";
+    const at = await poll("attempt 2 to run", 120_000, () => attemptRunningAt(url2, created.id, 2));
+    return { recoveryMs: at - killedAt, restartMs };
+  } finally {
+    await proc.crash();
+  }
+}
+
+/** Postgres: kill a worker process mid-task with a second worker alive; time until attempt 2 starts there. */
+async function postgresWorkerOnce(place: BenchPlace): Promise<number> {
+  const roles = await startRoles(place.config, ["executor", "liveness"], { logger: silentLogger(), onFatal: (err) => { throw err; } });
+  const catalogue = topicCatalogue({ executionPartitions: place.config.partitions });
+  const observer = new ExecutionObserver(roles.log, avroRecordCodec, catalogue.name("executions"));
+  await observer.start();
+  const procs: LannerProcess[] = [];
+  try {
+    procs.push(await startLanner(["server", "worker"], { env: place.env }));
+    const executionId = newExecutionId();
+    const flow = { ...parseFlowOrThrow(SLEEPER), revision: 1, tenantId: "main" };
+    await roles.log.append([{ topic: catalogue.name("execution-commands"), key: executionId, value: encodeCommand(avroRecordCodec, { type: "CreateExecution", executionId, flow, inputs: {}, labels: [] }) }]);
+    const startedOf = (n: number) => () => observer.events(executionId).some((s) => s.event.type === "AttemptStarted" && s.event.attempt === n);
+    await observer.until(startedOf(1), 60_000, "attempt 1 to start");
+    procs.push(await startLanner(["server", "worker"], { env: place.env }));
+    await sleep(300);
+    const killedAt = Date.now();
+    await procs[0].crash();
+    await observer.until(startedOf(2), 120_000, "attempt 2 to start");
+    const e = observer.events(executionId).find((s) => s.event.type === "AttemptStarted" && s.event.attempt === 2)!;
+    return e.event.at - killedAt;
+  } finally {
+    for (const p of procs) await p.crash();
+    await observer.stop();
+    await roles.stop();
+  }
+}
+
+/** Postgres: kill one of two executors with executions in flight; per execution, time until its next event. */
+async function postgresExecutorOnce(place: BenchPlace): Promise<{ slowestMs: number; perExecutionMs: number[] }> {
+  const other = await startLanner(["server", "executor"], { env: place.env });
+  const roles = await startRoles(place.config, ["executor", "worker", "liveness"], { logger: silentLogger(), onFatal: (err) => { throw err; }, workerStopTimeoutMs: 1_000 });
+  const catalogue = topicCatalogue({ executionPartitions: place.config.partitions });
+  const observer = new ExecutionObserver(roles.log, avroRecordCodec, catalogue.name("executions"));
+  await observer.start();
+  try {
+    const steps = Array.from({ length: 400 }, (_, i) => `  - id: s${i}\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.05S\n`).join("");
+    const flow = { ...parseFlowOrThrow(`id: steps\nnamespace: bench\ntasks:\n${steps}`), revision: 1, tenantId: "main" };
+    const ids = Array.from({ length: 8 }, () => newExecutionId());
+    await roles.log.append(ids.map((executionId) => ({
+      topic: catalogue.name("execution-commands"), key: executionId,
+      value: encodeCommand(avroRecordCodec, { type: "CreateExecution", executionId, flow, inputs: {}, labels: [] }),
+    })));
+    const moving = () => ids.every((id) => observer.events(id).some((s) => s.event.type === "AttemptStarted"));
+    await observer.until(moving, 60_000, "every execution to run a task");
+    await sleep(1_000);
+    const killedAt = performance.now();
+    await other.crash();
+    const after = (id: string) => observer.events(id).find((s) => s.seenAt > killedAt);
+    await observer.until(() => ids.every((id) => after(id) !== undefined), 120_000, "every execution to move after the kill");
+    const perExecutionMs = ids.map((id) => round(after(id)!.seenAt - killedAt));
+    return { slowestMs: Math.max(...perExecutionMs), perExecutionMs };
+  } finally {
+    await other.crash();
+    await observer.stop();
+    await roles.stop();
+  }
+}
+
+export async function runRecovery(backend: BenchBackend, opts: BenchOptions): Promise<string> {
+  const reps = opts.quick ? 1 : 3;
+  const body: Record<string, unknown> = { repetitions: reps, unit: "ms" };
+  if (backend === "embedded") {
+    const samples: number[] = [];
+    const restarts: number[] = [];
+    let facts: Record<string, unknown> = {};
+    for (let i = 0; i < reps; i++) {
+      const place = await preparePlace("embedded", opts.durability ? [[["durability"], opts.durability]] : []);
+      facts = { ...place.facts, liveness: place.config.liveness };
+      try {
+        const flowsDir = join(place.config.dataDir, "..", "flows");
+        mkdirSync(flowsDir, { recursive: true });
+        writeFileSync(join(flowsDir, "sleeper.yml"), SLEEPER);
+        const r = await embeddedOnce(place, flowsDir);
+        samples.push(r.recoveryMs);
+        restarts.push(r.restartMs);
+        process.stderr.write(`recovery embedded rep ${i + 1}/${reps}: ${r.recoveryMs} ms (restart ${r.restartMs} ms)\n`);
+      } finally {
+        await place.dispose();
+      }
+    }
+    Object.assign(body, { setup: facts, deadWorker: { what: "kill -9 of the standalone process, restarted at once → attempt 2 RUNNING", samples, ...summarize(samples) }, restartMs: { samples: restarts, ...summarize(restarts) } });
+  } else {
+    const worker: number[] = [];
+    const executor: number[] = [];
+    const perExecution: number[][] = [];
+    let facts: Record<string, unknown> = {};
+    for (let i = 0; i < reps; i++) {
+      const place = await preparePlace("postgres");
+      facts = { ...place.facts, liveness: place.config.liveness };
+      try {
+        worker.push(await postgresWorkerOnce(place));
+        process.stderr.write(`recovery postgres rep ${i + 1}/${reps}: dead worker ${worker.at(-1)} ms\n`);
+      } finally {
+        await place.dispose();
+      }
+      const place2 = await preparePlace("postgres");
+      try {
+        const r = await postgresExecutorOnce(place2);
+        executor.push(r.slowestMs);
+        perExecution.push(r.perExecutionMs);
+        process.stderr.write(`recovery postgres rep ${i + 1}/${reps}: dead executor ${r.slowestMs} ms\n`);
+      } finally {
+        await place2.dispose();
+      }
+    }
+    Object.assign(body, {
+      setup: facts,
+      deadWorker: { what: "kill -9 of a worker process mid-task, a second worker alive → AttemptStarted of attempt 2", samples: worker, ...summarize(worker) },
+      deadExecutor: { what: "kill -9 of one of two executor processes, 8 executions in flight → each execution's next event (slowest)", samples: executor, perExecution, ...summarize(executor) },
+    });
+  }
+  const file = writeResult("recovery", backend, body);
+  console.log(JSON.stringify({ file, ...body }, null, 2));
+  return file;
+}
