@@ -27,6 +27,8 @@ export interface CatalogueOptions {
   prefix?: string;
   /** Partitions of the co-partitioned execution topics; default 8. */
   executionPartitions?: number;
+  /** Partitions of `flows` and `triggers` (co-partitioned: the scheduler owns both together); default `executionPartitions`. */
+  flowPartitions?: number;
   /** How long `executions` keeps its audit history; default 7 days. */
   executionsRetentionMs?: number;
   /** Retention of consumed work topics (commands, jobs, results, logs, heartbeats); default 1 day. */
@@ -54,9 +56,11 @@ export function topicCatalogue(options: CatalogueOptions = {}): TopicCatalogue {
     "worker-results": { partitions: n, retentionMs: work },
     logs: { partitions: n, retentionMs: options.executionsRetentionMs ?? 7 * DAY },
     heartbeats: { partitions: 1, retentionMs: work },
-    // Flows and triggers are current state (compacted in Kafka): never purged by age.
-    flows: { partitions: 1 },
-    triggers: { partitions: n },
+    // Flows and triggers are current state (compacted in Kafka): never purged by age. Both are
+    // keyed by tenant/namespace/flowId with the same partition count, so a flow's revisions and
+    // its triggers' records share a partition (the scheduler owns both together).
+    flows: { partitions: options.flowPartitions ?? n },
+    triggers: { partitions: options.flowPartitions ?? n },
     "dead-letters": { partitions: 1, retentionMs: 30 * DAY },
   };
   const name = (t: TopicName) => `${prefix}${t}`;

@@ -16,7 +16,10 @@ describe("topic catalogue", () => {
     const c = topicCatalogue({ executionPartitions: 12 });
     const counts = (["executions", "execution-commands", "worker-jobs", "worker-results"] as const).map((t) => c.spec(t).partitions);
     expect(new Set(counts)).toEqual(new Set([12]));
-    expect(c.spec("flows").partitions).toBe(1);
+    // flows and triggers are co-partitioned by flow key (the scheduler owns both together)
+    expect(c.spec("flows").partitions).toBe(12);
+    expect(c.spec("triggers").partitions).toBe(12);
+    expect(topicCatalogue({ executionPartitions: 12, flowPartitions: 3 }).spec("triggers").partitions).toBe(3);
     expect(c.spec("flows").retentionMs).toBeUndefined();
     expect(c.spec("executions").retentionMs).toBe(7 * 24 * 3600 * 1000);
     const id = "6Zr0dQm3c8";
