@@ -1,8 +1,8 @@
 /**
  * `recovery`: how long a crash stalls work, with default liveness settings.
- * - embedded: a standalone `lanner` process is killed (SIGKILL) while a task runs, and started
- *   again on the same data directory; measured: kill → the task's new attempt is RUNNING (the
- *   executor's timestamp, read over the API).
+ * - embedded: a process running executor, worker and liveness (bench/lib/embedded-node.ts; the
+ *   embedded log is one process's LevelDB) is killed (SIGKILL) while a task runs and started again
+ *   on the same data directory; measured: kill → AttemptStarted of attempt 2 (executor's clock).
  * - postgres, dead worker: the executor and liveness run here, the worker in its own `lanner server
  *   worker` process; once the task runs there, a second worker process is started and the first
  *   killed; measured: kill → AttemptStarted of attempt 2.
@@ -10,6 +10,7 @@
  *   executions of a chain of short Sleep tasks are in flight when that process is killed; measured
  *   per execution: kill → its next event; the slowest is the executor's recovery time.
  */
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newExecutionId } from "../api/execution-id.js";
@@ -22,7 +23,7 @@ import { startLanner, type LannerProcess } from "../test/harness/lanner-process.
 import { topicCatalogue } from "../topology/topics.js";
 import { preparePlace, type BenchBackend, type BenchOptions, type BenchPlace } from "./lib/backend.js";
 import { ExecutionObserver } from "./lib/observer.js";
-import { round, summarize, writeResult } from "./lib/report.js";
+import { BENCH_DIR, REPO_DIR, round, summarize, writeResult } from "./lib/report.js";
 
 const SLEEPER = `id: sleeper
 namespace: bench
@@ -45,39 +46,55 @@ async function poll<T>(what: string, timeoutMs: number, probe: () => Promise<T |
   }
 }
 
-interface ApiAttempt { state: { current: string; histories: Array<{ state: string; date: string }> } }
-interface ApiExecution { taskRunList: Array<{ taskId: string; attempts?: ApiAttempt[] }> }
-
-/** When attempt `n` (1-based) of task `nap` became RUNNING, per the execution's histories; undefined before. */
-async function attemptRunningAt(url: string, id: string, n: number): Promise<number | undefined> {
-  const res = await fetch(`${url}/api/v1/executions/${id}`);
-  if (!res.ok) return undefined;
-  const ex = (await res.json()) as ApiExecution;
-  const a = ex.taskRunList.find((t) => t.taskId === "nap")?.attempts?.[n - 1];
-  const running = a?.state.histories.find((h) => h.state === "RUNNING");
-  return running ? Date.parse(running.date) : undefined;
+/** A bench node process (bench/lib/embedded-node.ts) and the AttemptStarted lines it printed. */
+interface Node {
+  proc: ChildProcess;
+  started: Array<{ executionId: string; attempt: number; at: number }>;
+  exited: Promise<void>;
 }
 
-/** Embedded: kill the standalone process mid-task, start it again, time until attempt 2 runs. */
-async function embeddedOnce(place: BenchPlace, flowsDir: string): Promise<{ recoveryMs: number; restartMs: number }> {
-  const args = ["server", "standalone", "--port", "0", "--flows", flowsDir];
-  let proc: LannerProcess = await startLanner(args, { env: place.env });
+async function startNode(dataDir: string, flowFile?: string): Promise<Node> {
+  const script = join(BENCH_DIR, "lib", "embedded-node.ts");
+  const proc = spawn(process.execPath, ["--import", "tsx", script, dataDir, ...(flowFile ? ["--create", flowFile] : [])], { cwd: REPO_DIR, stdio: ["ignore", "pipe", "pipe"] });
+  const node: Node = { proc, started: [], exited: new Promise((resolve) => proc.on("exit", () => resolve())) };
+  let out = "";
+  let err = "";
+  proc.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+      let nl: number;
+      while ((nl = out.indexOf("\n")) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line === "lanner bench-node ready") resolve();
+        else if (line.startsWith("{")) node.started.push(JSON.parse(line) as Node["started"][number]);
+      }
+    });
+    void node.exited.then(() => reject(new Error(`bench node exited before it was ready:\n${err}`)));
+  });
+  return node;
+}
+
+async function killNode(node: Node): Promise<void> {
+  if (node.proc.exitCode === null && node.proc.signalCode === null) node.proc.kill("SIGKILL");
+  await node.exited;
+}
+
+/** Embedded: kill the node mid-task (SIGKILL), start it again, time until attempt 2 runs. */
+async function embeddedOnce(place: BenchPlace, flowFile: string): Promise<{ recoveryMs: number; restartMs: number }> {
+  let node = await startNode(place.config.dataDir, flowFile);
   try {
-    const url = proc.url ?? "";
-    const res = await fetch(`${url}/api/v1/executions/bench/sleeper`, { method: "POST" });
-    const created = (await res.json()) as { id: string };
-    if (!res.ok) throw new Error(`bench: creating the execution failed: ${JSON.stringify(created)}\n${proc.output()}`);
-    await poll("attempt 1 to run", 30_000, () => attemptRunningAt(url, created.id, 1));
+    await poll("attempt 1 to run", 60_000, async () => node.started.find((s) => s.attempt === 1));
     await sleep(300);
     const killedAt = Date.now();
-    await proc.crash();
-    proc = await startLanner(args, { env: place.env });
+    await killNode(node);
+    node = await startNode(place.config.dataDir);
     const restartMs = Date.now() - killedAt;
-    const url2 = proc.url ?? "";
-    const at = await poll("attempt 2 to run", 120_000, () => attemptRunningAt(url2, created.id, 2));
-    return { recoveryMs: at - killedAt, restartMs };
+    const second = await poll("attempt 2 to run", 120_000, async () => node.started.find((s) => s.attempt === 2));
+    return { recoveryMs: second.at - killedAt, restartMs };
   } finally {
-    await proc.crash();
+    await killNode(node);
   }
 }
 
@@ -151,10 +168,10 @@ export async function runRecovery(backend: BenchBackend, opts: BenchOptions): Pr
       const place = await preparePlace("embedded", opts.durability ? [[["durability"], opts.durability]] : []);
       facts = { ...place.facts, liveness: place.config.liveness };
       try {
-        const flowsDir = join(place.config.dataDir, "..", "flows");
-        mkdirSync(flowsDir, { recursive: true });
-        writeFileSync(join(flowsDir, "sleeper.yml"), SLEEPER);
-        const r = await embeddedOnce(place, flowsDir);
+        const flowFile = join(place.config.dataDir, "..", "sleeper.yml");
+        mkdirSync(place.config.dataDir, { recursive: true });
+        writeFileSync(flowFile, SLEEPER);
+        const r = await embeddedOnce(place, flowFile);
         samples.push(r.recoveryMs);
         restarts.push(r.restartMs);
         process.stderr.write(`recovery embedded rep ${i + 1}/${reps}: ${r.recoveryMs} ms (restart ${r.restartMs} ms)\n`);
@@ -162,7 +179,7 @@ export async function runRecovery(backend: BenchBackend, opts: BenchOptions): Pr
         await place.dispose();
       }
     }
-    Object.assign(body, { setup: facts, deadWorker: { what: "kill -9 of the standalone process, restarted at once → attempt 2 RUNNING", samples, ...summarize(samples) }, restartMs: { samples: restarts, ...summarize(restarts) } });
+    Object.assign(body, { setup: facts, deadWorker: { what: "kill -9 of the process (executor, worker, liveness), restarted at once → AttemptStarted of attempt 2", samples, ...summarize(samples) }, restartMs: { samples: restarts, ...summarize(restarts) } });
   } else {
     const worker: number[] = [];
     const executor: number[] = [];

@@ -57,6 +57,11 @@ export class ExecutionObserver {
     return this.seen.get(executionId) ?? [];
   }
 
+  /** Executions seen so far. */
+  executionIds(): string[] {
+    return [...this.seen.keys()];
+  }
+
   /** Forgets an execution (keeps memory flat across repetitions). */
   forget(executionId: string): void {
     this.seen.delete(executionId);
