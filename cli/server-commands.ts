@@ -1,5 +1,5 @@
 /**
- * `lanner server standalone|executor|worker|liveness|indexer|webserver`: starts the role(s) in
+ * `lanner server standalone|executor|worker|liveness|scheduler|indexer|webserver`: starts the role(s) in
  * this process, prints one ready line on stdout (`lanner <role> ready on http://HOST:PORT
  * (backend embedded, data ./.lanner)`), and runs until SIGTERM/SIGINT (graceful stop; a second
  * signal exits at once).
@@ -145,6 +145,7 @@ export function registerServerCommands(program: Command, setExit: (code: number)
     executor: "the executor: drives executions from commands and worker results",
     worker: "a worker: runs tasks of its worker group",
     liveness: "liveness: declares silent workers lost so their attempts are resubmitted",
+    scheduler: "the scheduler: starts the executions of Schedule triggers (exactly once per date), catch-up and backfills",
     indexer: "the indexer: folds the log into the read side",
     webserver: "the HTTP API",
   };

@@ -23,12 +23,13 @@ import { LogFlowResolver, flowRecordDecoder } from "../executor/shell/flow-resol
 import type { RecordCodec } from "../executor/shell/records.js";
 import { asHeartbeat } from "../liveness/heartbeat.js";
 import { Liveness } from "../liveness/liveness.js";
+import { Scheduler } from "../scheduler/scheduler.js";
 import { WorkerGroupWatch } from "../liveness/worker-group-watch.js";
 import { avroRecordCodec } from "../worker/record-codec.js";
 import { WORKER_CONTROL_TOPIC } from "../worker/records.js";
 import { Worker } from "../worker/worker.js";
 
-export const ROLE_NAMES = ["executor", "worker", "liveness", "indexer", "webserver"] as const;
+export const ROLE_NAMES = ["executor", "worker", "liveness", "scheduler", "indexer", "webserver"] as const;
 export type RoleName = (typeof ROLE_NAMES)[number];
 
 export interface StartRolesOptions {
@@ -58,6 +59,7 @@ export interface RolesHandle {
   readonly executor?: Executor;
   readonly worker?: Worker;
   readonly liveness?: Liveness;
+  readonly scheduler?: Scheduler;
   readonly indexer?: Indexer;
   readonly webserver?: Webserver;
   readonly repository?: Repository;
@@ -124,7 +126,7 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
   stops.push(async () => unfatal());
 
   const handle: {
-    executor?: Executor; worker?: Worker; liveness?: Liveness; indexer?: Indexer; webserver?: Webserver; repository?: Repository; url?: string;
+    executor?: Executor; worker?: Worker; liveness?: Liveness; scheduler?: Scheduler; indexer?: Indexer; webserver?: Webserver; repository?: Repository; url?: string;
   } = {};
   try {
     const catalogue = topicCatalogue({
@@ -188,6 +190,14 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       handle.executor = executor;
       stops.push(() => executor.stop());
     }
+    if (wanted.has("scheduler")) {
+      const scheduler = new Scheduler({
+        log, logger, codec, topics: { triggers: t("triggers"), flows: t("flows"), commands: t("execution-commands"), deadLetters: t("dead-letters") },
+      });
+      await scheduler.start();
+      handle.scheduler = scheduler;
+      stops.push(() => scheduler.stop());
+    }
     if (wanted.has("worker")) {
       const worker = new Worker({
         log, logger, storage, codec, threads: config.worker.threads, heartbeatIntervalMs: config.liveness.heartbeatIntervalMs, topicPrefix: prefix,
@@ -218,7 +228,7 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
   let stopping: Promise<void> | undefined;
   return {
     config, log, logger, roles: [...wanted], url: handle.url,
-    executor: handle.executor, worker: handle.worker, liveness: handle.liveness, indexer: handle.indexer,
+    executor: handle.executor, worker: handle.worker, liveness: handle.liveness, scheduler: handle.scheduler, indexer: handle.indexer,
     webserver: handle.webserver, repository: handle.repository,
     stop: () => (stopping ??= stopAll()),
   };
