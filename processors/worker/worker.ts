@@ -136,12 +136,14 @@ export class Worker {
   async start(): Promise<void> {
     if (this.state !== "new") throw new LannerError("WORKER_ALREADY_STARTED", "a worker starts once; create a new one to start again");
     this.state = "running";
+    // This worker's private group is ephemeral: nobody comes back to it, so it never holds
+    // retention back and its offsets go when it leaves.
     this.control = await this.log.join(`worker-control-${this.workerId}`, [this.records.topics.control], {
       onAssign: (assigned) => this.onControlAssign(assigned),
       onRevoke: async () => undefined,
       onRecords: (batch) => this.onControlRecords(batch),
       onError: (err, where) => this.logger.warn({ err, where }, "worker-control delivery failed"),
-    });
+    }, { ephemeral: true });
     // Start the group at the end of the topic (cancellations sent before this worker existed are
     // not for it), and commit that so retention need not wait for this group.
     const floors: CommittedOffset[] = [...this.controlFloors].map(([partition, next]) => ({ topic: this.records.topics.control, partition, next }));
