@@ -3,6 +3,8 @@
  * are joined on execution id (`execution-commands`, `worker-results`, `executions`,
  * `worker-jobs`) share one partition count, so murmur2 of the execution id gives the same
  * partition in each (co-partitioning: a result lands on the executor partition that owns it).
+ * `worker-control` has one partition that every worker reads whole (each in its own ephemeral
+ * group), so a cancellation reaches every worker.
  */
 import type { TopicSpec } from "./log.js";
 
@@ -16,6 +18,7 @@ export const TOPIC_NAMES = [
   "flows",
   "triggers",
   "dead-letters",
+  "worker-control",
 ] as const;
 
 export type TopicName = (typeof TOPIC_NAMES)[number];
@@ -31,7 +34,7 @@ export interface CatalogueOptions {
   flowPartitions?: number;
   /** How long `executions` keeps its audit history; default 7 days. */
   executionsRetentionMs?: number;
-  /** Retention of consumed work topics (commands, jobs, results, logs, heartbeats); default 1 day. */
+  /** Retention of consumed work topics (commands, jobs, results, heartbeats, worker control); default 1 day. */
   workRetentionMs?: number;
 }
 
@@ -62,6 +65,7 @@ export function topicCatalogue(options: CatalogueOptions = {}): TopicCatalogue {
     flows: { partitions: options.flowPartitions ?? n },
     triggers: { partitions: options.flowPartitions ?? n },
     "dead-letters": { partitions: 1, retentionMs: 30 * DAY },
+    "worker-control": { partitions: 1, retentionMs: work },
   };
   const name = (t: TopicName) => `${prefix}${t}`;
   const spec = (t: TopicName): TopicSpec => ({ name: name(t), ...table[t] });

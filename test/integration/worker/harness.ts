@@ -92,7 +92,8 @@ export interface TestEnv {
 const PARTITIONS = 4;
 
 async function prepare(log: Log): Promise<Log> {
-  await log.ensureTopics([...topicCatalogue({ executionPartitions: PARTITIONS }).specs(), { name: WORKER_CONTROL_TOPIC, partitions: PARTITIONS }]);
+  // The catalogue includes worker-control (one partition).
+  await log.ensureTopics(topicCatalogue({ executionPartitions: PARTITIONS }).specs());
   return log;
 }
 

@@ -10,6 +10,7 @@ describe("topic catalogue", () => {
     const prefixed = topicCatalogue({ prefix: "prod." });
     expect(prefixed.name("executions")).toBe("prod.executions");
     expect(prefixed.specs().every((s) => s.name.startsWith("prod."))).toBe(true);
+    expect(plain.spec("worker-control")).toMatchObject({ name: "worker-control", partitions: 1 });
   });
 
   it("co-partitions the execution topics so one execution id maps to one partition everywhere", () => {
