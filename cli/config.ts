@@ -43,9 +43,63 @@ export const ConfigSchema = z
         executionsMs: z.coerce.number().int().min(60_000).default(7 * 24 * 3600_000),
         /** How long other consumed topics keep records (ms); default 1 hour. */
         defaultMs: z.coerce.number().int().min(1_000).default(3600_000),
+        /** How often the log drops records past their retention (ms); default 1 minute. */
+        purgeIntervalMs: z.coerce.number().int().min(1_000).default(60_000),
+        /** A consumer group with no live member and no commit for this long stops holding records back (ms); default 1 day. */
+        groupExpiryMs: z.coerce.number().int().min(60_000).default(24 * 3600_000),
       })
       .strict()
-      .default({ executionsMs: 7 * 24 * 3600_000, defaultMs: 3600_000 }),
+      .default({ executionsMs: 7 * 24 * 3600_000, defaultMs: 3600_000, purgeIntervalMs: 60_000, groupExpiryMs: 24 * 3600_000 }),
+    /** Multi-tenancy: off, every route is tenant-less and uses `defaultTenant`; on, routes are `/api/v1/{tenant}/…`. */
+    tenancy: z
+      .object({
+        // `z.coerce.boolean` reads "false" as true: environment values are parsed explicitly.
+        enabled: z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean()).default(false),
+        defaultTenant: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "a tenant id (lower-case letters, digits, - and _)").default("main"),
+        /** Tenants that exist without being created through the API or CLI. */
+        tenants: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "a tenant id (lower-case letters, digits, - and _)")).default([]),
+      })
+      .strict()
+      .default({ enabled: false, defaultTenant: "main", tenants: [] }),
+    /** API authentication. With no user and no token, the API is open (allowed on a loopback address only). */
+    auth: z
+      .object({
+        users: z.array(z.object({
+          username: z.string().min(1),
+          /** scrypt hash from `lanner auth hash-secret` (never the password itself). */
+          password: z.string().regex(/^scrypt\$/, "an scrypt hash (lanner auth hash-secret), not a plain password"),
+          tenants: z.union([z.literal("*"), z.array(z.string())]).default("*"),
+          admin: z.boolean().default(false),
+        }).strict()).default([]),
+        tokens: z.array(z.object({
+          name: z.string().min(1),
+          /** scrypt hash of the whole token (`lanner auth hash-secret`). */
+          hash: z.string().regex(/^scrypt\$/, "an scrypt hash (lanner auth hash-secret), not a plain token"),
+          tenants: z.union([z.literal("*"), z.array(z.string())]).default("*"),
+          admin: z.boolean().default(false),
+        }).strict()).default([]),
+      })
+      .strict()
+      .default({ users: [], tokens: [] }),
+    /** Webserver limits. */
+    api: z
+      .object({
+        /** Largest request body that is read into memory (bytes); uploads stream to storage and have their own limit. */
+        bodyLimitBytes: z.coerce.number().int().min(1024).default(10 * 1024 * 1024),
+        /** Largest FILE input upload (bytes). */
+        maxFileBytes: z.coerce.number().int().min(1).default(100 * 1024 * 1024),
+      })
+      .strict()
+      .default({ bodyLimitBytes: 10 * 1024 * 1024, maxFileBytes: 100 * 1024 * 1024 }),
+    /** Where the read side lives: the SQL tables of the backend (PGlite or Postgres), or Elasticsearch. */
+    repository: z.enum(["sql", "elasticsearch"]).default("sql"),
+    elasticsearch: z
+      .object({
+        url: z.string().default("http://127.0.0.1:9200"),
+        prefix: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "lower-case letters, digits, '.', '_' or '-'").default("lanner-"),
+      })
+      .strict()
+      .default({ url: "http://127.0.0.1:9200", prefix: "lanner-" }),
     flowsDir: z.string().optional(),
     durability: z.enum(["fsync", "os"]).default("fsync"),
   })
@@ -67,7 +121,13 @@ const ENV_KEYS: Record<string, string[]> = {
   LANNER_HEARTBEAT_INTERVAL_MS: ["liveness", "heartbeatIntervalMs"],
   LANNER_LIVENESS_TIMEOUT_MS: ["liveness", "timeoutMs"],
   LANNER_FLOWS_DIR: ["flowsDir"],
+  LANNER_REPOSITORY: ["repository"],
+  LANNER_ELASTICSEARCH_URL: ["elasticsearch", "url"],
+  LANNER_ELASTICSEARCH_PREFIX: ["elasticsearch", "prefix"],
+  LANNER_PURGE_INTERVAL_MS: ["retention", "purgeIntervalMs"],
+  LANNER_GROUP_EXPIRY_MS: ["retention", "groupExpiryMs"],
   LANNER_DURABILITY: ["durability"],
+  LANNER_TENANCY_ENABLED: ["tenancy", "enabled"],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

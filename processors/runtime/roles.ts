@@ -16,9 +16,14 @@ import { openRepository } from "../../projections/open-repository.js";
 import type { Repository } from "../../projections/repository.js";
 import { LocalStorage } from "../../storage/local-storage.js";
 import { openLog } from "../../topology/factory.js";
-import type { Log, TopicSpec } from "../../topology/log.js";
+import type { Log } from "../../topology/log.js";
 import { topicCatalogue, type TopicCatalogue } from "../../topology/topics.js";
 import { Executor } from "../executor/shell/executor.js";
+import { FlowTriggerProcessor } from "../triggers/flow-trigger-processor.js";
+import { FlowTriggerRouter } from "../triggers/flow-trigger-router.js";
+import { PollingScheduler } from "../triggers/polling-scheduler.js";
+import { TriggerWorker } from "../triggers/trigger-worker.js";
+import { triggerTopicSpecs, triggerTopics } from "../triggers/trigger-topics.js";
 import { LogFlowResolver, flowRecordDecoder } from "../executor/shell/flow-resolver.js";
 import type { RecordCodec } from "../executor/shell/records.js";
 import { asHeartbeat } from "../liveness/heartbeat.js";
@@ -26,7 +31,6 @@ import { Liveness } from "../liveness/liveness.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { WorkerGroupWatch } from "../liveness/worker-group-watch.js";
 import { avroRecordCodec } from "../worker/record-codec.js";
-import { WORKER_CONTROL_TOPIC } from "../worker/records.js";
 import { Worker } from "../worker/worker.js";
 
 export const ROLE_NAMES = ["executor", "worker", "liveness", "scheduler", "indexer", "webserver"] as const;
@@ -46,6 +50,8 @@ export interface StartRolesOptions {
   workerStopTimeoutMs?: number;
   /** Topic name prefix; default none. */
   topicPrefix?: string;
+  /** How often the log is purged of records past their retention (ms); default `config.retention.purgeIntervalMs`. */
+  purgeIntervalMs?: number;
 }
 
 /** A running set of roles. */
@@ -70,9 +76,28 @@ export interface RolesHandle {
   stop(): Promise<void>;
 }
 
-/** Every topic the roles use: the catalogue plus `worker-control` (one partition, read whole by every worker). */
-export function topicSpecs(config: Config, catalogue: TopicCatalogue, prefix = ""): TopicSpec[] {
-  return [...catalogue.specs(), { name: `${prefix}${WORKER_CONTROL_TOPIC}`, partitions: 1, retentionMs: config.retention.defaultMs }];
+/**
+ * Purges the log every `intervalMs` (retention, dead groups), never two rounds at once; a failed
+ * round is logged and the next one tries again. Returns the function that stops it.
+ */
+export function schedulePurge(log: Log, logger: Logger, intervalMs: number): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    log
+      .purge()
+      .then((purged) => {
+        if (purged > 0) logger.info({ purged }, "records past their retention purged");
+      })
+      .catch((err: unknown) => logger.warn({ err: describeError(err) }, "purge failed; it runs again at the next interval"))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  // The purge never keeps a process alive on its own.
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Kestra's `envs`: the process's `ENV_*` variables, without the prefix, lower-cased. */
@@ -120,6 +145,7 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
     durability: config.durability,
     postgresUrl: config.postgres.url,
     schema: config.postgres.schema,
+    groupExpiryMs: config.retention.groupExpiryMs,
   });
   stops.push(() => log.close());
   const unfatal = log.onFatal(opts.onFatal ?? defaultFatal(logger));
@@ -135,8 +161,14 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       executionsRetentionMs: config.retention.executionsMs,
       workRetentionMs: config.retention.defaultMs,
     });
-    await log.ensureTopics(topicSpecs(config, catalogue, prefix));
+    await log.ensureTopics(catalogue.specs());
     const t = (name: Parameters<TopicCatalogue["name"]>[0]) => catalogue.name(name);
+    const tt = triggerTopics(prefix);
+    await log.ensureTopics(triggerTopicSpecs(config.partitions, config.retention.defaultMs, prefix));
+    // one flow catalogue for the executor, its flow triggers and the polling scheduler
+    const flows = new LogFlowResolver(log, flowRecordDecoder(codec), t("flows"));
+    const stopPurge = schedulePurge(log, logger, opts.purgeIntervalMs ?? config.retention.purgeIntervalMs);
+    stops.push(async () => stopPurge());
 
     const storageDir = join(config.dataDir, "storage");
     mkdirSync(storageDir, { recursive: true });
@@ -180,15 +212,24 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       }
       const executor = new Executor({
         log, logger, codec, envs: expressionEnvs(), workerGroups: watch,
-        flows: new LogFlowResolver(log, flowRecordDecoder(codec), t("flows")),
+        flows, flowTriggers: new FlowTriggerRouter(flows, codec, tt.flowTriggerEvents, logger),
         topics: {
           commands: t("execution-commands"), results: t("worker-results"), executions: t("executions"), jobs: t("worker-jobs"),
-          control: `${prefix}${WORKER_CONTROL_TOPIC}`, logs: t("logs"), deadLetters: t("dead-letters"),
+          control: t("worker-control"), logs: t("logs"), deadLetters: t("dead-letters"),
         },
       });
       await executor.start();
       handle.executor = executor;
       stops.push(() => executor.stop());
+      // executor side: flow triggers evaluated on executions that ended, and polling triggers dispatched to workers
+      const flowTriggers = new FlowTriggerProcessor({
+        log, logger, codec, flows, topics: { events: tt.flowTriggerEvents, commands: t("execution-commands"), deadLetters: t("dead-letters") },
+      });
+      await flowTriggers.start();
+      stops.push(() => flowTriggers.stop());
+      const polling = new PollingScheduler({ log, logger, codec, flows, topics: { evaluations: tt.evaluations, results: tt.results, commands: t("execution-commands") } });
+      await polling.start();
+      stops.push(() => polling.stop());
     }
     if (wanted.has("scheduler")) {
       const scheduler = new Scheduler({
@@ -206,6 +247,9 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       });
       await worker.start();
       handle.worker = worker;
+      const triggerWorker = new TriggerWorker({ log, logger, codec, topics: { evaluations: tt.evaluations, results: tt.results } });
+      await triggerWorker.start();
+      stops.push(() => triggerWorker.stop());
       const timeoutMs = opts.workerStopTimeoutMs ?? 15_000;
       stops.push(async () => {
         const { handedBack } = await worker.stop({ graceful: true, timeoutMs });
