@@ -221,15 +221,12 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       await executor.start();
       handle.executor = executor;
       stops.push(() => executor.stop());
-      // executor side: flow triggers evaluated on executions that ended, and polling triggers dispatched to workers
+      // executor side: flow triggers evaluated on executions that ended
       const flowTriggers = new FlowTriggerProcessor({
         log, logger, codec, flows, topics: { events: tt.flowTriggerEvents, commands: t("execution-commands"), deadLetters: t("dead-letters") },
       });
       await flowTriggers.start();
       stops.push(() => flowTriggers.stop());
-      const polling = new PollingScheduler({ log, logger, codec, flows, topics: { evaluations: tt.evaluations, results: tt.results, commands: t("execution-commands") } });
-      await polling.start();
-      stops.push(() => polling.stop());
     }
     if (wanted.has("scheduler")) {
       const scheduler = new Scheduler({
@@ -238,6 +235,10 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       await scheduler.start();
       handle.scheduler = scheduler;
       stops.push(() => scheduler.stop());
+      // polling triggers: dispatched to workers with a lock and a deadline, watched by a watchdog
+      const polling = new PollingScheduler({ log, logger, codec, flows, topics: { evaluations: tt.evaluations, results: tt.results, commands: t("execution-commands") } });
+      await polling.start();
+      stops.push(() => polling.stop());
     }
     if (wanted.has("worker")) {
       const worker = new Worker({
