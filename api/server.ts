@@ -20,6 +20,8 @@ import { installErrorHandlers } from "./http-errors.js";
 import { registerExecutionRoutes } from "./routes/executions.js";
 import { registerFlowRoutes } from "./routes/flows.js";
 import { registerLogRoutes } from "./routes/logs.js";
+import { registerTriggerRoutes } from "./routes/triggers.js";
+import { registerWebhookRoutes } from "./routes/webhooks.js";
 
 export interface WebserverOptions {
   /** `host` and `port` to listen on (port 0: any free port); `dataDir` for the default storage. */
@@ -87,6 +89,8 @@ export class Webserver {
     registerFlowRoutes(app, ctx);
     registerExecutionRoutes(app, ctx);
     registerLogRoutes(app, ctx);
+    registerTriggerRoutes(app, { ...ctx, topic: ctx.topics.flows.replace(/flows$/, "triggers"), tenantOf: () => ctx.tenantId });
+    registerWebhookRoutes(app, { ...ctx, commandsTopic: ctx.topics.commands, tenantOf: () => ctx.tenantId });
     await app.listen({ host: config.host, port: config.port });
     const addr = app.server.address() as AddressInfo;
     const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
