@@ -25,13 +25,20 @@ export interface FlowTriggerEvent {
 export const encodeFlowTriggerEvent = (codec: RecordCodec, e: FlowTriggerEvent): Uint8Array => codec.encode(TRIGGER_KIND.flowTriggerEvent, e);
 
 export class FlowTriggerRouter implements EndedExecutionRouter {
-  private index: { version: number; targets: Flow[] } | undefined;
+  private index: { version: number; targets: Flow[]; checkedAt: number } | undefined;
 
+  /**
+   * @param refreshMs how long the index is used before the catalogue is read again (default
+   *   1000): the executor calls `route` for every ending, and reading the `flows` topic's ends
+   *   each time would cost a round trip per partition on Postgres. A flow deployed with a Flow
+   *   trigger listens to endings from at most this long after its deploy.
+   */
   constructor(
     private readonly catalog: FlowCatalog,
     private readonly codec: RecordCodec,
     private readonly topic: string,
     private readonly logger?: Logger,
+    private readonly refreshMs = 1000,
   ) {}
 
   async route(ended: EndedExecutionInfo, now: number): Promise<ProduceRecord[]> {
@@ -55,9 +62,12 @@ export class FlowTriggerRouter implements EndedExecutionRouter {
 
   /** Flows with an active Flow trigger, from the catalogue (the last known index when it cannot be read). */
   private async targets(): Promise<Flow[]> {
+    const now = Date.now();
+    if (this.index && now - this.index.checkedAt < this.refreshMs) return this.index.targets;
     try {
       const { version, flows } = await this.catalog.latestFlows();
-      if (this.index?.version !== version) this.index = { version, targets: flows.filter((f) => activeFlowTriggers(f).length > 0) };
+      if (this.index?.version !== version) this.index = { version, targets: flows.filter((f) => activeFlowTriggers(f).length > 0), checkedAt: now };
+      else this.index.checkedAt = now;
     } catch (err) {
       if (!this.index) throw err;
       this.logger?.warn({ err: describeError(err) }, "flow catalogue not readable; routing with the last known flow triggers");
