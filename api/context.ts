@@ -3,15 +3,28 @@ import type { RecordCodec } from "../processors/executor/shell/records.js";
 import type { Repository } from "../projections/repository.js";
 import type { Storage } from "../storage/storage.js";
 import type { Log } from "../topology/log.js";
+import type { AccessStore } from "./access-store.js";
+import type { ChangeFeed } from "./change-feed.js";
 import type { CreatedCache } from "./created-cache.js";
 
-/** Names of the topics the webserver appends to. */
+/** Names of the topics the webserver appends to and follows. */
 export interface WebserverTopics {
   commands: string;
   flows: string;
+  /** Execution events, read for live follow and the event history. */
+  executions: string;
+  /** Log lines, read for live log follow. */
+  logs: string;
+  /** Run-time tenants, users and tokens. */
+  access: string;
 }
 
-export const DEFAULT_WEBSERVER_TOPICS: WebserverTopics = { commands: "execution-commands", flows: "flows" };
+export const DEFAULT_WEBSERVER_TOPICS: WebserverTopics = {
+  commands: "execution-commands", flows: "flows", executions: "executions", logs: "logs", access: "access",
+};
+
+/** The consumer group whose committed offsets say what the read side already holds. */
+export const INDEXER_GROUP_NAME = "indexer";
 
 /** What every route needs. */
 export interface ApiContext {
@@ -21,8 +34,14 @@ export interface ApiContext {
   codec: RecordCodec;
   storage: Storage;
   topics: WebserverTopics;
-  /** The tenant of every request (multi-tenancy comes later). */
+  /** The tenant of every request when multi-tenancy is off. */
   tenantId: string;
+  /** Multi-tenancy on: routes carry the tenant in their path. */
+  tenancy: boolean;
+  /** Tenants, users and tokens created at run time. */
+  access: AccessStore;
+  /** Wakes live followers when the read side or the log moves. */
+  changes: ChangeFeed;
   /** Longest `?wait=true` wait (ms). */
   waitTimeoutMs: number;
   /** Largest accepted FILE input (bytes). */

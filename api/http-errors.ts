@@ -44,17 +44,21 @@ export function installErrorHandlers(app: FastifyInstance, logger: Logger): void
     if (err instanceof ApiError) {
       const body: Record<string, unknown> = { message: err.message, code: err.code };
       if (err.errors) body.errors = err.errors;
+      else if (err.status === 400 || err.status === 422) body.errors = [{ path: "", message: err.message }];
+      if (err.status === 401) reply.header("www-authenticate", 'Basic realm="lanner", charset="UTF-8"');
       return reply.status(err.status).send(body);
     }
     if (err instanceof LannerError) {
       const status = statusForCode(err);
       if (status >= 500) logger.error({ err, url: req.url, method: req.method }, "request failed");
-      return reply.status(status).send({ message: err.message, code: err.code });
+      const body: Record<string, unknown> = { message: err.message, code: err.code };
+      if (status === 422) body.errors = [{ path: "", message: err.message }];
+      return reply.status(status).send(body);
     }
     const statusCode = (err as FastifyError).statusCode;
     if (typeof statusCode === "number" && statusCode >= 400 && statusCode < 500) {
       // Fastify's own refusals (bad JSON, unsupported media type, body too large…).
-      return reply.status(statusCode).send({ message: err.message, code: (err as FastifyError).code ?? "BAD_REQUEST" });
+      return reply.status(statusCode).send({ message: err.message, code: (err as FastifyError).code ?? "BAD_REQUEST", errors: [{ path: "body", message: err.message }] });
     }
     logger.error({ err, url: req.url, method: req.method }, "request failed");
     return reply.status(500).send({ message: "internal server error", code: "INTERNAL" });

@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { describeError } from "../../common/errors.js";
 import { renderTyped } from "../../expressions/index.js";
 import type { CreateExecutionCommand } from "../../processors/executor/inputs.js";
-import { STATES, type State } from "../../processors/executor/model.js";
 import { encodeCommand } from "../../processors/executor/shell/records.js";
 import { coerceInputs } from "../../schemas/inputs.js";
 import type { Flow, Label } from "../../schemas/flow-types.js";
@@ -12,10 +11,13 @@ import type { ApiContext } from "../context.js";
 import { createdExecution, toApiExecution } from "../execution-dto.js";
 import { newExecutionId } from "../execution-id.js";
 import { ApiError, type ApiIssue } from "../http-errors.js";
+import { ExecutionParams, ExecutionSearchQuery, FlowParams as FlowParamsSchema } from "../api-schemas.js";
+import { parseWith } from "../validation.js";
+import type { z } from "zod";
+import type { ExecutionQuery, ExecutionSortField, SortOrder } from "../../projections/repository.js";
 
 type FlowParams = { namespace: string; id: string };
 type CreateQuery = { wait?: string; labels?: string | string[] };
-type SearchQuery = { namespace?: string; flowId?: string; state?: string | string[]; page?: string; size?: string; startDate?: string; endDate?: string };
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -77,6 +79,16 @@ async function readInputs(ctx: ApiContext, req: FastifyRequest, flow: Flow, tena
   return body as Record<string, unknown>;
 }
 
+/** The repository query of a validated search query string. */
+export function executionQuery(tenantId: string, q: z.infer<typeof ExecutionSearchQuery>): ExecutionQuery {
+  const labels = (q.labels ?? []).map((l) => ({ key: l.slice(0, l.indexOf(":")), value: l.slice(l.indexOf(":") + 1) }));
+  const [field, order] = (q.sort ?? "startDate:desc").split(":") as [ExecutionSortField, SortOrder | undefined];
+  return {
+    tenantId, namespace: q.namespace, flowId: q.flowId, states: q.state, labels, query: q.q, startDate: q.startDate, endDate: q.endDate,
+    sort: { field, order: order ?? "desc" }, cursor: q.cursor, page: q.page, size: q.size,
+  };
+}
+
 /** Resolves with `p`, or with undefined as soon as `signal` aborts. */
 function untilShutdown<T>(signal: AbortSignal, p: Promise<T>): Promise<T | undefined> {
   if (signal.aborted) return Promise.resolve(undefined);
@@ -89,22 +101,22 @@ function untilShutdown<T>(signal: AbortSignal, p: Promise<T>): Promise<T | undef
 
 /** Execution endpoints: create (with inputs, labels, wait), get by id, search. */
 export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.post<{ Params: FlowParams; Querystring: CreateQuery }>("/api/v1/executions/:namespace/:id", async (req) => {
-    const { namespace, id } = req.params;
-    const rev = await ctx.repository.getFlow({ tenantId: ctx.tenantId, namespace, id });
+  app.post<{ Params: FlowParams; Querystring: CreateQuery }>("/executions/:namespace/:id", async (req) => {
+    const { namespace, id } = parseWith(FlowParamsSchema, req.params, "path");
+    const rev = await ctx.repository.getFlow({ tenantId: req.tenantId, namespace, id });
     if (!rev) {
       // Drain a multipart body we will not read, so the connection stays usable.
       if (req.isMultipart()) for await (const part of req.parts()) if (part.type === "file") part.file.resume();
       throw new ApiError(404, "FLOW_NOT_FOUND", `flow ${namespace}.${id} not found`);
     }
-    const flow: Flow = { ...rev.flow, revision: rev.revision, tenantId: ctx.tenantId };
+    const flow: Flow = { ...rev.flow, revision: rev.revision, tenantId: req.tenantId };
     const labels = parseLabels(req.query.labels);
     const executionId = newExecutionId();
-    const given = await readInputs(ctx, req, flow, ctx.tenantId, executionId);
+    const given = await readInputs(ctx, req, flow, req.tenantId, executionId);
     if (flow.disabled) throw new ApiError(422, "FLOW_DISABLED", `flow ${namespace}.${id} is disabled and cannot be executed`);
 
     const now = Date.now();
-    const renderVars = { flow: { id: flow.id, namespace: flow.namespace, revision: rev.revision, tenantId: ctx.tenantId }, execution: { id: executionId } };
+    const renderVars = { flow: { id: flow.id, namespace: flow.namespace, revision: rev.revision, tenantId: req.tenantId }, execution: { id: executionId } };
     let coerced: ReturnType<typeof coerceInputs>;
     try {
       coerced = coerceInputs(flow, given, { now, render: (template, at) => renderTyped(template, renderVars, { services: { now: () => at ?? now } }) });
@@ -118,7 +130,7 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): 
 
     const cmd: CreateExecutionCommand = { type: "CreateExecution", executionId, flow, inputs: coerced.inputs, labels };
     await ctx.log.append([{ topic: ctx.topics.commands, key: executionId, value: encodeCommand(ctx.codec, cmd) }]);
-    const created = createdExecution({ id: executionId, flow, tenantId: ctx.tenantId, revision: rev.revision, inputs: coerced.inputs, labels, now });
+    const created = createdExecution({ id: executionId, flow, tenantId: req.tenantId, revision: rev.revision, inputs: coerced.inputs, labels, now });
     ctx.created.add(created);
 
     if (req.query.wait === "true") {
@@ -129,36 +141,20 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): 
     return toApiExecution(created);
   });
 
-  app.get<{ Querystring: SearchQuery }>("/api/v1/executions/search", async (req) => {
-    const q = req.query;
-    const states = list(q.state).map((s) => s.toUpperCase());
-    const bad = states.find((s) => !(STATES as readonly string[]).includes(s));
-    if (bad) throw new ApiError(422, "QUERY_INVALID", `state: unknown state '${bad}' (expected one of ${STATES.join(", ")})`);
-    const num = (v: string | undefined, what: string) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n)) throw new ApiError(422, "QUERY_INVALID", `${what} must be an integer, got '${v}'`);
-      return n;
-    };
-    for (const [what, v] of [["startDate", q.startDate], ["endDate", q.endDate]] as const) {
-      if (v !== undefined && Number.isNaN(Date.parse(v))) throw new ApiError(422, "QUERY_INVALID", `${what} must be an ISO-8601 date-time, got '${v}'`);
-    }
-    const page = await ctx.repository.searchExecutions({
-      tenantId: ctx.tenantId, namespace: q.namespace, flowId: q.flowId, states: states as State[],
-      page: num(q.page, "page"), size: num(q.size, "size"), startDate: q.startDate, endDate: q.endDate,
-    });
-    return { results: page.results.map(toApiExecution), total: page.total };
+  app.get("/executions/search", async (req) => {
+    const page = await ctx.repository.searchExecutions(executionQuery(req.tenantId, parseWith(ExecutionSearchQuery, req.query, "query")));
+    return { results: page.results.map(toApiExecution), total: page.total, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
-  app.get<{ Params: { executionId: string } }>("/api/v1/executions/:executionId", async (req) => {
-    const id = req.params.executionId;
+  app.get("/executions/:executionId", async (req) => {
+    const id = parseWith(ExecutionParams, req.params, "path").executionId;
     const stored = await ctx.repository.getExecution(id);
-    if (stored) {
+    if (stored && stored.tenantId === req.tenantId) {
       ctx.created.delete(id);
       return toApiExecution(stored);
     }
     const created = ctx.created.get(id);
-    if (created) return toApiExecution(created);
+    if (created && created.tenantId === req.tenantId) return toApiExecution(created);
     throw new ApiError(404, "EXECUTION_NOT_FOUND", `execution ${id} not found`);
   });
 }

@@ -6,6 +6,10 @@ import type { FlowRevision } from "../../projections/repository.js";
 import { parseFlow } from "../../schemas/flow-parser.js";
 import type { ApiContext } from "../context.js";
 import { ApiError, type ApiIssue } from "../http-errors.js";
+import { FlowParams as FlowParamsSchema, FlowSearchQuery, NamespaceParams } from "../api-schemas.js";
+import { flowGraph } from "../flow-graph.js";
+import { splitDocuments, validateDocuments } from "../flow-documents.js";
+import { parseWith } from "../validation.js";
 
 type FlowParams = { namespace: string; id: string };
 
@@ -33,7 +37,7 @@ function positionOf(source: string, key: string): { line: number; column: number
 }
 
 /** Parses, checks the path (PUT) and saves a revision; appends it to the `flows` topic. */
-async function deploy(ctx: ApiContext, body: unknown, expected?: FlowParams): Promise<FlowRevision> {
+async function deploy(ctx: ApiContext, tenantId: string, body: unknown, expected?: FlowParams): Promise<FlowRevision> {
   const source = yamlBody(body);
   const parsed = parseFlow(source);
   if (!parsed.ok) {
@@ -50,8 +54,8 @@ async function deploy(ctx: ApiContext, body: unknown, expected?: FlowParams): Pr
     }
     if (errors.length) throw new ApiError(422, "FLOW_INVALID", errors[0].message, errors);
   }
-  const key = { tenantId: ctx.tenantId, namespace: flow.namespace, id: flow.id };
-  const { revision } = await ctx.repository.saveFlow(key, source, { ...flow, tenantId: ctx.tenantId });
+  const key = { tenantId, namespace: flow.namespace, id: flow.id };
+  const { revision } = await ctx.repository.saveFlow(key, source, { ...flow, tenantId });
   // Appended on every deploy, also an unchanged one: a deploy repairs a record lost after a save.
   await appendFlowRecord(ctx, { ...key, revision: revision.revision, source, deleted: false });
   return revision;
@@ -81,41 +85,101 @@ function notFound(p: FlowParams, revision?: number): ApiError {
   return new ApiError(404, "FLOW_NOT_FOUND", `flow ${p.namespace}.${p.id}${revision === undefined ? "" : ` revision ${revision}`} not found`);
 }
 
-/** Flow endpoints: deploy (POST, PUT), read (JSON or YAML), revisions, list by namespace, delete. */
+/** Flow endpoints: deploy (POST, PUT), read (JSON or YAML), revisions, list by namespace, delete, validate, search, graph, import/export. */
 export function registerFlowRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const yamlTypes = ["application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"];
   app.addContentTypeParser(yamlTypes, { parseAs: "string" }, (_req, body, done) => done(null, body));
 
-  app.post("/api/v1/flows", async (req) => flowJson(await deploy(ctx, req.body)));
+  app.post("/flows", async (req) => flowJson(await deploy(ctx, req.tenantId, req.body)));
 
-  app.put<{ Params: FlowParams }>("/api/v1/flows/:namespace/:id", async (req) => {
-    const existing = await ctx.repository.getFlow({ tenantId: ctx.tenantId, ...req.params });
-    if (!existing) throw notFound(req.params);
-    return flowJson(await deploy(ctx, req.body, req.params));
+  app.post("/flows/validate", async (req) => validateDocuments(await yamlText(req)));
+
+  app.get("/flows/search", async (req) => {
+    const q = parseWith(FlowSearchQuery, req.query, "query");
+    const all = await ctx.repository.listFlows(req.tenantId, q.namespace);
+    const needle = q.q?.toLowerCase();
+    const hits = needle ? all.filter((f) => f.id.toLowerCase().includes(needle) || f.namespace.toLowerCase().includes(needle) || (typeof f.flow.description === "string" && f.flow.description.toLowerCase().includes(needle))) : all;
+    const size = q.size ?? 25;
+    const page = q.page ?? 1;
+    return { results: hits.slice((page - 1) * size, page * size).map(flowJson), total: hits.length };
   });
 
-  app.get<{ Params: FlowParams; Querystring: { revision?: string } }>("/api/v1/flows/:namespace/:id", async (req, reply: FastifyReply) => {
+  app.get("/flows/export/by-query", async (req, reply) => {
+    const q = parseWith(FlowSearchQuery, req.query, "query");
+    const flows = await ctx.repository.listFlows(req.tenantId, q.namespace);
+    const text = flows.map((f) => (f.source.endsWith("\n") ? f.source : `${f.source}\n`)).join("---\n");
+    return reply.type("application/x-yaml").header("content-disposition", 'attachment; filename="flows.yaml"').send(text);
+  });
+
+  app.post("/flows/import", async (req) => {
+    const text = await yamlText(req);
+    const checked = validateDocuments(text);
+    const bad = checked.filter((d) => !d.valid);
+    if (bad.length > 0) {
+      const errors: ApiIssue[] = bad.flatMap((d) => d.errors.map((e) => ({ ...e, path: `documents[${d.index}].${e.path}` })));
+      throw new ApiError(422, "FLOW_INVALID", `${bad.length} of ${checked.length} flow document(s) are not valid; nothing was imported: ${errors[0].line}:${errors[0].column}: ${errors[0].message}`, errors);
+    }
+    const imported: Record<string, unknown>[] = [];
+    for (const doc of splitDocuments(text)) imported.push(flowJson(await deploy(ctx, req.tenantId, doc.source)));
+    return { count: imported.length, flows: imported };
+  });
+
+  app.put("/flows/:namespace/:id", async (req) => {
+    const params = parseWith(FlowParamsSchema, req.params, "path");
+    const existing = await ctx.repository.getFlow({ tenantId: req.tenantId, ...params });
+    if (!existing) throw notFound(params);
+    return flowJson(await deploy(ctx, req.tenantId, req.body, params));
+  });
+
+  app.get<{ Querystring: { revision?: string } }>("/flows/:namespace/:id", async (req, reply: FastifyReply) => {
+    const params = parseWith(FlowParamsSchema, req.params, "path");
     const revision = parseRevision(req.query.revision);
-    const rev = await ctx.repository.getFlow({ tenantId: ctx.tenantId, ...req.params }, revision);
-    if (!rev) throw notFound(req.params, revision);
+    const rev = await ctx.repository.getFlow({ tenantId: req.tenantId, ...params }, revision);
+    if (!rev) throw notFound(params, revision);
     if (wantsYaml(req)) return reply.type("application/x-yaml").send(rev.source);
     return flowJson(rev);
   });
 
-  app.get<{ Params: FlowParams }>("/api/v1/flows/:namespace/:id/revisions", async (req) => {
-    const revisions = await ctx.repository.listFlowRevisions({ tenantId: ctx.tenantId, ...req.params });
-    if (revisions.length === 0) throw notFound(req.params);
+  app.get("/flows/:namespace/:id/graph", async (req) => {
+    const params = parseWith(FlowParamsSchema, req.params, "path");
+    const rev = await ctx.repository.getFlow({ tenantId: req.tenantId, ...params });
+    if (!rev) throw notFound(params);
+    return flowGraph(rev.flow);
+  });
+
+  app.get("/flows/:namespace/:id/revisions", async (req) => {
+    const params = parseWith(FlowParamsSchema, req.params, "path");
+    const revisions = await ctx.repository.listFlowRevisions({ tenantId: req.tenantId, ...params });
+    if (revisions.length === 0) throw notFound(params);
     return revisions.map(flowJson);
   });
 
-  app.get<{ Params: { namespace: string } }>("/api/v1/flows/:namespace", async (req) =>
-    (await ctx.repository.listFlows(ctx.tenantId, req.params.namespace)).map(flowJson));
+  app.get("/flows/:namespace", async (req) => {
+    const { namespace } = parseWith(NamespaceParams, req.params, "path");
+    return (await ctx.repository.listFlows(req.tenantId, namespace)).map(flowJson);
+  });
 
-  app.delete<{ Params: FlowParams }>("/api/v1/flows/:namespace/:id", async (req, reply) => {
-    const key = { tenantId: ctx.tenantId, ...req.params };
+  app.delete("/flows/:namespace/:id", async (req, reply) => {
+    const params = parseWith(FlowParamsSchema, req.params, "path");
+    const key = { tenantId: req.tenantId, ...params };
     const latest = await ctx.repository.getFlow(key);
-    if (!latest || !(await ctx.repository.deleteFlow(key))) throw notFound(req.params);
+    if (!latest || !(await ctx.repository.deleteFlow(key))) throw notFound(params);
     await appendFlowRecord(ctx, { ...key, revision: latest.revision + 1, source: latest.source, deleted: true });
     return reply.status(204).send();
   });
+}
+
+/** The YAML text of a request: the body, or the first file of a multipart upload. */
+async function yamlText(req: FastifyRequest): Promise<string> {
+  if (req.isMultipart()) {
+    for await (const part of req.parts()) {
+      if (part.type !== "file") continue;
+      const text = (await part.toBuffer()).toString("utf8");
+      // Drain anything after the first file so the request completes.
+      for await (const rest of req.parts()) if (rest.type === "file") rest.file.resume();
+      return text;
+    }
+    throw new ApiError(422, "FLOW_BODY_NOT_YAML", "expected a YAML file in the multipart upload", [{ path: "body", message: "no file part" }]);
+  }
+  return yamlBody(req.body);
 }

@@ -1,20 +1,39 @@
 import type { FastifyInstance } from "fastify";
-import { LOG_LEVELS, type LogLevel } from "../../projections/repository.js";
+import type { LogEntry } from "../../projections/repository.js";
+import type { FastifyRequest } from "fastify";
+import { ExecutionParams, LogQuerySchema, LogSearchQuery } from "../api-schemas.js";
 import type { ApiContext } from "../context.js";
-import { ApiError } from "../http-errors.js";
+import { parseWith } from "../validation.js";
 
-/** Log endpoints: the lines of an execution, optionally of one task run and from a level up. */
+/** One line of a log download: `timestamp LEVEL [taskId] message`. */
+export function logLineText(l: LogEntry): string {
+  return `${l.timestamp} ${l.level.padEnd(5)} ${l.taskId ? `[${l.taskId}] ` : ""}${l.message}`;
+}
+
+/** Log endpoints: the lines of an execution (optionally of one task run or task, from a level up), and the same as text. */
 export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get<{ Params: { executionId: string }; Querystring: { minLevel?: string; taskRunId?: string } }>("/api/v1/logs/:executionId", async (req) => {
-    const { minLevel, taskRunId } = req.query;
-    let level: LogLevel | undefined;
-    if (minLevel !== undefined) {
-      const up = minLevel.toUpperCase();
-      if (!(LOG_LEVELS as readonly string[]).includes(up)) {
-        throw new ApiError(422, "QUERY_INVALID", `minLevel: unknown level '${minLevel}' (expected one of ${LOG_LEVELS.join(", ")})`);
-      }
-      level = up as LogLevel;
-    }
-    return ctx.repository.listLogs(req.params.executionId, { minLevel: level, taskRunId });
+  const lines = async (params: unknown, query: unknown, tenantReq: FastifyRequest) => {
+    const { executionId } = parseWith(ExecutionParams, params, "path");
+    const q = parseWith(LogQuerySchema, query, "query");
+    const found = await ctx.repository.listLogs(executionId, { minLevel: q.minLevel, taskRunId: q.taskRunId });
+    // Another tenant's lines are not there, as for an unknown execution: an empty list.
+    return found.filter((l) => l.tenantId === tenantReq.tenantId && (q.taskId === undefined || l.taskId === q.taskId));
+  };
+
+  app.get("/logs/search", async (req) => {
+    const q = parseWith(LogSearchQuery, req.query, "query");
+    const page = await ctx.repository.searchLogs({ ...q, query: q.q, tenantId: req.tenantId });
+    return { results: page.results, total: page.total, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  });
+
+  app.get("/logs/:executionId", async (req) => lines(req.params, req.query, req));
+
+  app.get("/logs/:executionId/download", async (req, reply) => {
+    const found = await lines(req.params, req.query, req);
+    const { executionId } = parseWith(ExecutionParams, req.params, "path");
+    return reply
+      .type("text/plain; charset=utf-8")
+      .header("content-disposition", `attachment; filename="${executionId}.log"`)
+      .send(found.map((l) => `${logLineText(l)}\n`).join(""));
   });
 }

@@ -7,6 +7,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { ChangeFeed, notifyingRepository } from "../../api/change-feed.js";
 import { Webserver } from "../../api/server.js";
 import type { Config } from "../../cli/config.js";
 import { LannerError, describeError } from "../../common/errors.js";
@@ -191,8 +192,12 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       handle.liveness = liveness;
       stops.push(() => liveness.stop());
     }
+    // The in-process indexer's writes wake the webserver's live follows (SSE).
+    const changes = new ChangeFeed();
     if (wanted.has("indexer") && handle.repository) {
-      const indexer = new Indexer({ log, repository: handle.repository, logger, codec, topics: { executions: t("executions"), logs: t("logs"), deadLetters: t("dead-letters") } });
+      const detach = changes.attachSource();
+      stops.push(async () => detach());
+      const indexer = new Indexer({ log, repository: notifyingRepository(handle.repository, changes), logger, codec, topics: { executions: t("executions"), logs: t("logs"), deadLetters: t("dead-letters") } });
       await indexer.start();
       handle.indexer = indexer;
       stops.push(() => indexer.stop());
@@ -259,7 +264,8 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
     }
     if (wanted.has("webserver") && handle.repository) {
       const webserver = new Webserver({
-        config, log, repository: handle.repository, logger, codec, storage, topics: { commands: t("execution-commands"), flows: t("flows") },
+        config, log, repository: handle.repository, logger, codec, storage, changes,
+        topics: { commands: t("execution-commands"), flows: t("flows"), executions: t("executions"), logs: t("logs"), access: `${prefix}access` },
       });
       handle.url = await webserver.start();
       handle.webserver = webserver;

@@ -182,7 +182,7 @@ describe("Webserver", () => {
         outputs: { greeting: "hello world" },
       });
       expect((got.body as { taskRunList: Array<Record<string, unknown>> }).taskRunList[0].valuePath).toBeUndefined();
-      const search = await http(`${f.url}/api/v1/executions/search?namespace=company&state=SUCCESS`);
+      const search = await http(`${f.url}/api/v1/executions/search?namespace=company&state=SUCCESS&startDate=2000-01-01T00:00:00Z`);
       expect(search.body).toMatchObject({ total: 1, results: [{ id: created.id }] });
       expect((await http(`${f.url}/api/v1/executions/search?state=DONE`)).status).toBe(422);
     });
