@@ -1,32 +1,59 @@
 /**
  * The indexer role: folds the `executions` topic (execution events) and the `logs` topic into the
- * repository. Per delivered batch it writes once, then commits the batch's offsets — only after
+ * repository, and copies flow revisions (`flows`) and trigger states (`triggers`) into it. Per delivered batch it writes once, then commits the batch's offsets — only after
  * the repository acknowledged, so a crash in between replays the batch, which the idempotent
  * writes (versioned executions, log line ids) make harmless. When the repository is down it
  * retries with a growing back-off and commits nothing: executions keep running, only the read
  * side lags, and it catches up.
  */
 import type { Logger } from "pino";
+import { Gauge } from "prom-client";
 import { LannerError, describeError } from "../common/errors.js";
 import { applyEvent } from "../processors/executor/apply.js";
 import type { ExecutionEvent } from "../processors/executor/events.js";
 import { executionView, isTerminal, type ExecutionState } from "../processors/executor/model.js";
+import { flowRecordDecoder } from "../processors/executor/shell/flow-resolver.js";
 import { decodeEvent, KIND, MalformedRecordError, type LogLine, type RecordCodec } from "../processors/executor/shell/records.js";
+import { decodeTriggerRecord } from "../processors/scheduler/trigger-records.js";
+import { parseFlow } from "../schemas/flow-parser.js";
 import type { AssignedPartition, Log, LogRecord, Membership, ProduceRecord, TopicPartition } from "../topology/log.js";
 import { foldOf, stateFrom } from "./fold-state.js";
-import { LOG_LEVELS, type ExecutionUpsert, type LogEntry, type LogLevel, type Repository } from "./repository.js";
+import { truncateMessage } from "./query.js";
+import { LOG_LEVELS, type ExecutionUpsert, type FlowRevision, type LogEntry, type LogLevel, type Repository, type TriggerUpsert } from "./repository.js";
 
 /** Names of the topics the indexer reads and writes. */
 export interface IndexerTopics {
   executions: string;
   logs: string;
+  flows: string;
+  triggers: string;
   deadLetters: string;
 }
 
-export const DEFAULT_INDEXER_TOPICS: IndexerTopics = { executions: "executions", logs: "logs", deadLetters: "dead-letters" };
+export const DEFAULT_INDEXER_TOPICS: IndexerTopics = { executions: "executions", logs: "logs", flows: "flows", triggers: "triggers", deadLetters: "dead-letters" };
 
-/** The consumer group of every indexer instance. */
+/** What the indexer can project; each kind reads one topic. */
+export const INDEXED_KINDS = ["executions", "logs", "flows", "triggers"] as const;
+export type IndexedKind = (typeof INDEXED_KINDS)[number];
+
+/**
+ * The consumer group of every indexer instance, for executions and logs (co-partitioned). Flows
+ * and triggers have their own partition counts, so they are read by `<group>-flows` and
+ * `<group>-triggers`.
+ */
 export const INDEXER_GROUP = "indexer";
+
+/** Sum of the lag of every indexer of the process, for /metrics. */
+const lagGauge = new Gauge({
+  name: "lanner_indexer_lag_records",
+  help: "Records of the indexed topics not yet in the read side (summed over the indexers of this process)",
+  async collect() {
+    let total = 0n;
+    for (const ix of liveIndexers) total += await ix.lag().catch(() => 0n);
+    this.set(Number(total));
+  },
+});
+const liveIndexers = new Set<Indexer>();
 
 export interface IndexerOptions {
   log: Log;
@@ -43,6 +70,12 @@ export interface IndexerOptions {
   /** Executions kept folded in memory per partition (the rest are reloaded from the repository); default 5,000. */
   cacheSize?: number;
   memberId?: string;
+  /** What to project; default every kind whose topic exists on the log. */
+  kinds?: readonly IndexedKind[];
+  /** Consumer group (and prefix of the flows/triggers groups); default INDEXER_GROUP. */
+  group?: string;
+  /** Join as an ephemeral group (a one-off reindex that nobody resumes). */
+  ephemeral?: boolean;
 }
 
 /** Counters for metrics and tests. */
@@ -51,6 +84,9 @@ export interface IndexerStats {
   events: number;
   /** Log lines stored. */
   logLines: number;
+  /** Flow revisions and trigger states stored. */
+  flows: number;
+  triggers: number;
   /** Records sent to the dead-letters topic. */
   deadLetters: number;
   /** Failed repository writes (each retried). */
@@ -70,7 +106,7 @@ class Stopping extends LannerError {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class Indexer {
-  readonly stats: IndexerStats = { events: 0, logLines: 0, deadLetters: 0, retries: 0 };
+  readonly stats: IndexerStats = { events: 0, logLines: 0, flows: 0, triggers: 0, deadLetters: 0, retries: 0 };
   private readonly log: Log;
   private readonly repository: Repository;
   private readonly logger: Logger;
@@ -81,6 +117,11 @@ export class Indexer {
   private readonly cache = new Map<number, Map<string, Cached>>();
   private membership: Membership | undefined;
   private joined: Promise<Membership> | undefined;
+  /** Memberships of the other groups (flows, triggers), by topic. */
+  private readonly others = new Map<string, Membership>();
+  private readonly group: string;
+  private readonly kinds: Set<IndexedKind>;
+  private readonly decodeFlow: (value: Uint8Array) => ReturnType<ReturnType<typeof flowRecordDecoder>>;
   private stopping = false;
   private readonly stopWaiters = new Set<() => void>();
 
@@ -91,45 +132,85 @@ export class Indexer {
     this.codec = opts.codec;
     this.topics = { ...DEFAULT_INDEXER_TOPICS, ...opts.topics };
     this.cacheSize = opts.cacheSize ?? 5_000;
+    this.group = opts.group ?? INDEXER_GROUP;
+    const exists = (topic: string) => {
+      try {
+        this.log.partitionsOf(topic);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const topicOf: Record<IndexedKind, string> = { executions: this.topics.executions, logs: this.topics.logs, flows: this.topics.flows, triggers: this.topics.triggers };
+    this.kinds = new Set((opts.kinds ?? INDEXED_KINDS).filter((k) => opts.kinds !== undefined || exists(topicOf[k])));
+    this.decodeFlow = flowRecordDecoder(this.codec);
   }
 
-  /** Joins group `indexer` on the executions and logs topics; resolves once joined. */
+  /** The topics this indexer reads, each with its consumer group. */
+  private subscriptions(): Array<{ topic: string; group: string }> {
+    const out: Array<{ topic: string; group: string }> = [];
+    if (this.kinds.has("executions")) out.push({ topic: this.topics.executions, group: this.group });
+    if (this.kinds.has("logs")) out.push({ topic: this.topics.logs, group: this.group });
+    if (this.kinds.has("flows")) out.push({ topic: this.topics.flows, group: `${this.group}-flows` });
+    if (this.kinds.has("triggers")) out.push({ topic: this.topics.triggers, group: `${this.group}-triggers` });
+    return out;
+  }
+
+  /**
+   * Joins group `indexer` on the executions and logs topics, and `indexer-flows` /
+   * `indexer-triggers` on those topics (for the kinds it projects); resolves once joined.
+   */
   async start(): Promise<void> {
     if (this.joined) {
       await this.joined;
       return;
     }
     this.stopping = false;
-    this.joined = this.log.join(INDEXER_GROUP, [this.topics.executions, this.topics.logs], {
-      onAssign: (assigned) => this.onAssign(assigned),
-      onRevoke: (revoked) => this.onRevoke(revoked),
-      onRecords: (batch) => this.onRecords(batch),
-      onError: (err, where) => this.logger.warn({ err: describeError(err), topic: where.topic, partition: where.partition }, "indexer delivery failed; retrying"),
-    }, { maxBatch: this.opts.maxBatch ?? 512, memberId: this.opts.memberId });
+    const joinOptions = { maxBatch: this.opts.maxBatch ?? 512, memberId: this.opts.memberId, ephemeral: this.opts.ephemeral ?? false };
+    const member = {
+      onAssign: (assigned: AssignedPartition[]) => this.onAssign(assigned),
+      onRevoke: (revoked: TopicPartition[]) => this.onRevoke(revoked),
+      onRecords: (batch: LogRecord[]) => this.onRecords(batch),
+      onError: (err: unknown, where: TopicPartition) => this.logger.warn({ err: describeError(err), topic: where.topic, partition: where.partition }, "indexer delivery failed; retrying"),
+    };
+    const main = this.subscriptions().filter((s) => s.group === this.group).map((s) => s.topic);
+    const join = async () => {
+      for (const s of this.subscriptions().filter((x) => x.group !== this.group)) {
+        this.others.set(s.topic, await this.log.join(s.group, [s.topic], member, joinOptions));
+      }
+      // The main group last: `membership` is what onRecords of executions and logs commit through.
+      if (main.length > 0) return this.log.join(this.group, main, member, joinOptions);
+      return undefined;
+    };
+    this.joined = join().then((m) => m ?? ({ memberId: "none", assignment: () => [], commit: async () => [], leave: async () => {} } satisfies Membership));
     this.membership = await this.joined;
-    this.logger.info({ topics: [this.topics.executions, this.topics.logs] }, "indexer started");
+    liveIndexers.add(this);
+    this.logger.info({ topics: this.subscriptions().map((s) => s.topic), group: this.group }, "indexer started");
   }
 
-  /** Leaves the group (a batch waiting for the repository gives up; it is delivered again later). */
+  /** Leaves the groups (a batch waiting for the repository gives up; it is delivered again later). */
   async stop(): Promise<void> {
     this.stopping = true;
+    liveIndexers.delete(this);
     for (const wake of [...this.stopWaiters]) wake();
     const m = this.membership ?? (await this.joined?.catch(() => undefined));
     this.membership = undefined;
     this.joined = undefined;
     if (m) await m.leave();
+    for (const o of [...this.others.values()]) await o.leave();
+    this.others.clear();
     this.cache.clear();
   }
 
   /**
-   * Records of the indexer's topics not yet committed by its group (the read side's delay), summed
-   * over every partition of both topics.
+   * Records of the indexer's topics not yet committed by its groups (the read side's delay),
+   * summed over every partition of every topic it reads.
    */
   async lag(): Promise<bigint> {
     let total = 0n;
-    for (const topic of [this.topics.executions, this.topics.logs]) {
+    for (const { topic, group } of this.subscriptions()) {
       for (let p = 0; p < this.log.partitionsOf(topic); p++) {
-        const [end, committed] = await Promise.all([this.log.endOffset(topic, p), this.log.committed(INDEXER_GROUP, topic, p)]);
+        const [end, committed] = await Promise.all([this.log.endOffset(topic, p), this.log.committed(group, topic, p)]);
         if (end > committed) total += end - committed;
       }
     }
@@ -146,14 +227,17 @@ export class Indexer {
 
   private async onRecords(batch: LogRecord[]): Promise<void> {
     if (batch.length === 0) return;
-    const membership = this.membership ?? (await this.joined);
-    if (!membership) return;
     const { topic, partition } = batch[0];
+    const membership = this.others.get(topic) ?? this.membership ?? (await this.joined);
+    if (!membership) return;
     const next = batch[batch.length - 1].offset + 1n;
     for (let attempt = 0; ; attempt++) {
       let deadLetters: ProduceRecord[];
       try {
-        deadLetters = topic === this.topics.executions ? await this.indexEvents(partition, batch) : await this.indexLogs(partition, batch);
+        deadLetters = topic === this.topics.executions ? await this.indexEvents(partition, batch)
+          : topic === this.topics.logs ? await this.indexLogs(partition, batch)
+          : topic === this.topics.flows ? await this.indexFlows(batch)
+          : await this.indexTriggers(batch);
       } catch (err) {
         // The fold may have been half-applied in memory: reload from the repository next time.
         this.cache.set(partition, new Map());
@@ -273,6 +357,53 @@ export class Indexer {
     return dead;
   }
 
+  /** Stores the flow revisions of a batch of `flows` records (each revision once). */
+  private async indexFlows(batch: LogRecord[]): Promise<ProduceRecord[]> {
+    const dead: ProduceRecord[] = [];
+    for (const rec of batch) {
+      const r = this.decodeFlow(rec.value);
+      if (!r) {
+        dead.push(this.deadLetter(rec, "undecodable flow revision"));
+        continue;
+      }
+      const parsed = parseFlow(r.source);
+      if (!parsed.ok) {
+        dead.push(this.deadLetter(rec, `flow ${r.namespace}.${r.id} revision ${r.revision} does not parse: ${parsed.errors[0]?.message ?? "invalid"}`));
+        continue;
+      }
+      const rev: FlowRevision = {
+        tenantId: r.tenantId, namespace: r.namespace, id: r.id, revision: r.revision, source: r.source,
+        flow: { ...parsed.flow, tenantId: r.tenantId, revision: r.revision }, deleted: r.deleted, updated: new Date(rec.timestamp).toISOString(),
+      };
+      await this.repository.putFlowRevision(rev);
+      this.stats.flows++;
+    }
+    return dead;
+  }
+
+  /** Stores the trigger states of a batch of `triggers` records (commands are the scheduler's business). */
+  private async indexTriggers(batch: LogRecord[]): Promise<ProduceRecord[]> {
+    const dead: ProduceRecord[] = [];
+    const rows: TriggerUpsert[] = [];
+    for (const rec of batch) {
+      try {
+        const r = decodeTriggerRecord(this.codec, rec.value);
+        if (r.kind !== "state") continue;
+        const st = r.state;
+        const { deleted, ...value } = st;
+        rows.push({
+          key: `${st.tenantId}/${st.namespace}/${st.flowId}/${st.triggerId}`, tenantId: st.tenantId, namespace: st.namespace,
+          flowId: st.flowId, triggerId: st.triggerId, value: deleted ? null : value, version: rec.offset, updated: new Date(rec.timestamp).toISOString(),
+        });
+      } catch (err) {
+        dead.push(this.deadLetter(rec, `undecodable trigger record: ${describeError(err)}`));
+      }
+    }
+    await this.repository.upsertTriggers(rows);
+    this.stats.triggers += rows.length;
+    return dead;
+  }
+
   /** Stores a batch of log lines; each line's id is its record's place, so a replay stores nothing twice. */
   private async indexLogs(partition: number, batch: LogRecord[]): Promise<ProduceRecord[]> {
     const dead: ProduceRecord[] = [];
@@ -308,7 +439,7 @@ function toEntry(v: unknown, id: string): LogEntry {
     flowId: typeof line.flowId === "string" ? line.flowId : "",
     executionId: line.executionId,
     level,
-    message: line.message,
+    message: truncateMessage(line.message),
     timestamp: new Date(Number.isFinite(ts) ? ts : 0).toISOString(),
   };
   if (typeof line.taskRunId === "string" && line.taskRunId !== "") entry.taskRunId = line.taskRunId;
