@@ -43,8 +43,8 @@ export type IndexedKind = (typeof INDEXED_KINDS)[number];
  */
 export const INDEXER_GROUP = "indexer";
 
-/** Sum of the lag of every indexer of the process, for /metrics. */
-const lagGauge = new Gauge({
+/** Sum of the lag of every indexer of the process, for /metrics (registered on creation). */
+new Gauge({
   name: "lanner_indexer_lag_records",
   help: "Records of the indexed topics not yet in the read side (summed over the indexers of this process)",
   async collect() {
