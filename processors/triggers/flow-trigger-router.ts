@@ -41,6 +41,7 @@ export class FlowTriggerRouter implements EndedExecutionRouter {
     private readonly refreshMs = 1000,
   ) {}
 
+  /** Never rejects: a catalogue that cannot be read is logged and the last known index used. */
   async route(ended: EndedExecutionInfo, now: number): Promise<ProduceRecord[]> {
     const targets = await this.targets();
     const out: ProduceRecord[] = [];
@@ -69,7 +70,11 @@ export class FlowTriggerRouter implements EndedExecutionRouter {
       if (this.index?.version !== version) this.index = { version, targets: flows.filter((f) => activeFlowTriggers(f).length > 0), checkedAt: now };
       else this.index.checkedAt = now;
     } catch (err) {
-      if (!this.index) throw err;
+      // never fail the executor's unit of work (that would dead-letter the input that ended the execution)
+      if (!this.index) {
+        this.logger?.error({ err: describeError(err) }, "flow catalogue not readable; this ending reaches no flow trigger");
+        return [];
+      }
       this.logger?.warn({ err: describeError(err) }, "flow catalogue not readable; routing with the last known flow triggers");
     }
     return this.index.targets;
