@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerClientCommands } from "./client-commands.js";
 import { registerFlowCommands } from "./flow-commands.js";
 import { registerServerCommands } from "./server-commands.js";
+import { registerTriggerCommands } from "./trigger-commands.js";
 
 /**
  * Adds every sub-command to the program. Each command module registers itself here;
@@ -11,4 +12,5 @@ export function registerCommands(program: Command, setExit: (code: number) => vo
   registerFlowCommands(program, setExit);
   registerServerCommands(program, setExit);
   registerClientCommands(program, setExit);
+  registerTriggerCommands(program, setExit);
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { installErrorHandlers } from "../../../api/http-errors.js";
 import { registerTriggerRoutes } from "../../../api/routes/triggers.js";
 import { registerWebhookRoutes } from "../../../api/routes/webhooks.js";
+import { backfill, listTriggers } from "../../../cli/trigger-commands.js";
 import { silentLogger } from "../../../common/logger.js";
 import type { Scheduler } from "../../../processors/scheduler/scheduler.js";
 import { MemoryRepository } from "../../../projections/memory/memory-repository.js";
@@ -108,5 +109,22 @@ describe("trigger and webhook routes", () => {
     await until(() => scheduler.triggerStates()[0]?.disabled === true, "the trigger is disabled");
     const listed = await app.inject({ method: "GET", url: "/api/v1/triggers/search?namespace=company.team" });
     expect(listed.json()).toMatchObject({ results: [{ triggerContext: { disabled: true } }] });
+  });
+
+  it("lanner trigger list and backfill talk to these routes", async () => {
+    const url = await app.listen({ host: "127.0.0.1", port: 0 });
+    const lines: string[] = [];
+    const io = { out: (l: string) => lines.push(l), err: (l: string) => lines.push(`ERR ${l}`) };
+    expect(await listTriggers("company.team", url, io)).toBe(0);
+    expect(lines).toEqual([expect.stringMatching(/^company\.team\.sched hourly last \S+ next \S+/)]);
+    lines.length = 0;
+    expect(await backfill("company.team", "sched", "hourly", { inputs: [], labels: [], action: "start", server: url }, io)).toBe(2);
+    expect(await backfill("company.team", "sched", "nope", { start: "2025-06-01T00:00:00Z", inputs: [], labels: [], action: "start", server: url }, io)).toBe(1);
+    expect(await backfill("company.team", "sched", "hourly", { inputs: [], labels: [], action: "pause", server: url }, io)).toBe(0);
+    expect(lines).toEqual([
+      expect.stringMatching(/^ERR --start is required/),
+      "ERR company.team.sched nope: no Schedule trigger nope on flow company.team.sched",
+      "company.team.sched hourly: backfill pause requested",
+    ]);
   });
 });
