@@ -36,7 +36,9 @@ class Waker {
   private readonly unsubscribe: () => void;
 
   constructor(private readonly ctx: ApiContext, id: string, logs: boolean, private readonly signal: AbortSignal) {
-    this.unsubscribe = ctx.changes.subscribe(id, () => this.fire(), logs);
+    // A log follower also wakes on execution changes: the execution's end is what ends it.
+    const offs = [ctx.changes.subscribe(id, () => this.fire(), false), ...(logs ? [ctx.changes.subscribe(id, () => this.fire(), true)] : [])];
+    this.unsubscribe = () => offs.forEach((off) => off());
     signal.addEventListener("abort", this.onAbort, { once: true });
   }
 
