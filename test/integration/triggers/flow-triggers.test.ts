@@ -181,10 +181,11 @@ triggers:
     const logB = await open();
     const a = await startExecutorSide(logA, flows, "a");
     const b = await startExecutorSide(logB, flows, "b");
-    const worker = new ScriptedWorker(await open(), "w1");
+    // the worker and the observer share B's connections (the test server's connections are shared by every run)
+    const worker = new ScriptedWorker(logB, "w1");
     await worker.start();
     cleanups.push(() => worker.stop());
-    const observer = new Observer(await open());
+    const observer = new Observer(logB);
     await observer.start();
     cleanups.push(() => observer.stop());
 
