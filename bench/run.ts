@@ -5,10 +5,12 @@
 import { runChain } from "./chain.js";
 import type { BenchBackend, BenchOptions } from "./lib/backend.js";
 import { runRecovery } from "./recovery.js";
+import { runThroughput } from "./throughput.js";
 
 const WORKLOADS: Record<string, (backend: BenchBackend, opts: BenchOptions) => Promise<string>> = {
   chain: runChain,
   recovery: runRecovery,
+  throughput: runThroughput,
 };
 
 function usage(msg: string): never {

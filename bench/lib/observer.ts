@@ -13,10 +13,16 @@ export interface SeenEvent {
   seenAt: number;
 }
 
+/** States an execution ends in. */
+export const TERMINAL_STATES: ReadonlySet<string> = new Set(["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"]);
+
 export class ExecutionObserver {
   private readonly seen = new Map<string, SeenEvent[]>();
   private waiters: Array<{ check: () => boolean; resolve: () => void }> = [];
   private membership: Membership | undefined;
+  /** Terminal state per execution, and who waits for one (resolved directly: O(1) per event). */
+  private readonly terminal = new Map<string, string>();
+  private readonly terminalWaiters = new Map<string, Array<(state: string) => void>>();
 
   constructor(
     private readonly log: Log,
@@ -37,6 +43,12 @@ export class ExecutionObserver {
           const list = this.seen.get(event.executionId);
           if (list) list.push({ event, seenAt: now });
           else this.seen.set(event.executionId, [{ event, seenAt: now }]);
+          if (event.type === "ExecutionStateChanged" && TERMINAL_STATES.has(event.state) && !this.terminal.has(event.executionId)) {
+            this.terminal.set(event.executionId, event.state);
+            const ws = this.terminalWaiters.get(event.executionId);
+            this.terminalWaiters.delete(event.executionId);
+            for (const w of ws ?? []) w(event.state);
+          }
         }
         this.waiters = this.waiters.filter((w) => {
           if (!w.check()) return true;
@@ -65,6 +77,31 @@ export class ExecutionObserver {
   /** Forgets an execution (keeps memory flat across repetitions). */
   forget(executionId: string): void {
     this.seen.delete(executionId);
+    this.terminal.delete(executionId);
+  }
+
+  /**
+   * Resolves with the execution's terminal state once its terminal ExecutionStateChanged was seen
+   * (at once when it already was); rejects after `timeoutMs`.
+   */
+  whenTerminal(executionId: string, timeoutMs: number): Promise<string> {
+    const known = this.terminal.get(executionId);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const ws = this.terminalWaiters.get(executionId)?.filter((w) => w !== done);
+        if (ws?.length) this.terminalWaiters.set(executionId, ws);
+        else this.terminalWaiters.delete(executionId);
+        reject(new Error(`bench: execution ${executionId} not terminal after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (state: string) => {
+        clearTimeout(timer);
+        resolve(state);
+      };
+      const ws = this.terminalWaiters.get(executionId);
+      if (ws) ws.push(done);
+      else this.terminalWaiters.set(executionId, [done]);
+    });
   }
 
   /**
