@@ -19,6 +19,9 @@ const AVRO_TYPE: Record<string, RecordType> = {
   Heartbeat: "Heartbeat",
   ExecutionEvent: "ExecutionEvent",
   FlowRevision: "FlowRecord",
+  // the `triggers` topic: a trigger's state (the scheduler's changelog) and the commands sent to it
+  TriggerState: "TriggerRecord",
+  TriggerCommand: "TriggerRecord",
 };
 
 function field(value: unknown, name: string): unknown {
