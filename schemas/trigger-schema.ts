@@ -1,5 +1,6 @@
 import { Cron } from "croner";
 import { z } from "zod";
+import { conditionIssue } from "../processors/scheduler/schedule-conditions.js";
 import {
   booleanSchema, durationSchema, labelsSchema, show, stateSchema, stringOrExpression, TASK_ID_RE, valuesMap,
 } from "./primitives.js";
@@ -80,6 +81,13 @@ export const ScheduleTriggerSchema = z.strictObject({
 }).superRefine((t, ctx) => {
   const problem = cronProblem(t.cron, t.withSeconds);
   if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: problem });
+  // conditions the scheduler cannot evaluate are refused at deploy time, not discovered at run time
+  for (const field of ["conditions", "scheduleConditions"] as const) {
+    (t[field] ?? []).forEach((c, i) => {
+      const issue = conditionIssue(c);
+      if (issue) ctx.addIssue({ code: "custom", path: [field, i, ...issue.path], message: issue.message });
+    });
+  }
 });
 
 const WINDOW_TYPES = ["DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE", "DAILY_TIME_WINDOW"] as const;
