@@ -19,47 +19,62 @@ export function conditionKind(type: string): string {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const timeRe = /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/;
 
-function dateProblem(v: unknown, field: string): string | undefined {
+function dateIssue(v: unknown, field: string): ConditionIssue | undefined {
   if (v === undefined) return undefined;
-  return typeof v === "string" && !Number.isNaN(Date.parse(v)) ? undefined : `${field}: expected an ISO-8601 date-time such as 2025-01-01T00:00:00Z, got ${JSON.stringify(v)}`;
+  return typeof v === "string" && !Number.isNaN(Date.parse(v)) ? undefined : { path: [field], message: `expected an ISO-8601 date-time such as 2025-01-01T00:00:00Z, got ${JSON.stringify(v)}` };
 }
 
-/** Why `condition` cannot be evaluated by the scheduler (path-prefixed message), or undefined when it can. */
-export function conditionProblem(condition: Record<string, unknown>, path = "conditions"): string | undefined {
+/** Why a condition cannot be evaluated: where (relative to the condition) and what. */
+export interface ConditionIssue {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** Why `condition` cannot be evaluated by the scheduler, or undefined when it can. */
+export function conditionIssue(condition: Record<string, unknown>): ConditionIssue | undefined {
   const type = condition.type;
-  if (typeof type !== "string") return `${path}.type: a condition needs a type`;
+  if (typeof type !== "string") return { path: ["type"], message: "a condition needs a type" };
   const kind = conditionKind(type);
   switch (kind) {
     case "DayWeek":
-      return DAYS.includes(condition.dayOfWeek as (typeof DAYS)[number]) ? undefined : `${path}.dayOfWeek: expected one of ${DAYS.join(", ")}, got ${JSON.stringify(condition.dayOfWeek)}`;
+      return DAYS.includes(condition.dayOfWeek as (typeof DAYS)[number]) ? undefined : { path: ["dayOfWeek"], message: `expected one of ${DAYS.join(", ")}, got ${JSON.stringify(condition.dayOfWeek)}` };
     case "DayWeekInMonth":
-      if (!DAYS.includes(condition.dayOfWeek as (typeof DAYS)[number])) return `${path}.dayOfWeek: expected one of ${DAYS.join(", ")}, got ${JSON.stringify(condition.dayOfWeek)}`;
-      return IN_MONTH.includes(condition.dayInMonth as (typeof IN_MONTH)[number]) ? undefined : `${path}.dayInMonth: expected one of ${IN_MONTH.join(", ")}, got ${JSON.stringify(condition.dayInMonth)}`;
+      if (!DAYS.includes(condition.dayOfWeek as (typeof DAYS)[number])) return { path: ["dayOfWeek"], message: `expected one of ${DAYS.join(", ")}, got ${JSON.stringify(condition.dayOfWeek)}` };
+      return IN_MONTH.includes(condition.dayInMonth as (typeof IN_MONTH)[number]) ? undefined : { path: ["dayInMonth"], message: `expected one of ${IN_MONTH.join(", ")}, got ${JSON.stringify(condition.dayInMonth)}` };
     case "DateTimeBetween":
-      if (condition.after === undefined && condition.before === undefined) return `${path}: a DateTimeBetween condition needs after or before`;
-      return dateProblem(condition.after, `${path}.after`) ?? dateProblem(condition.before, `${path}.before`);
+      if (condition.after === undefined && condition.before === undefined) return { path: [], message: "a DateTimeBetween condition needs after or before" };
+      return dateIssue(condition.after, "after") ?? dateIssue(condition.before, "before");
     case "TimeBetween":
       for (const f of ["after", "before"] as const) {
         const v = condition[f];
-        if (v !== undefined && (typeof v !== "string" || !timeRe.test(v))) return `${path}.${f}: expected a time of day such as 09:00:00, got ${JSON.stringify(v)}`;
+        if (v !== undefined && (typeof v !== "string" || !timeRe.test(v))) return { path: [f], message: `expected a time of day such as 09:00:00, got ${JSON.stringify(v)}` };
       }
-      return condition.after === undefined && condition.before === undefined ? `${path}: a TimeBetween condition needs after or before` : undefined;
+      return condition.after === undefined && condition.before === undefined ? { path: [], message: "a TimeBetween condition needs after or before" } : undefined;
     case "Weekend":
       return undefined;
     case "Not":
     case "Or": {
       const list = condition.conditions;
-      if (!Array.isArray(list) || list.length === 0) return `${path}.conditions: a ${kind} condition needs a non-empty list of conditions`;
+      if (!Array.isArray(list) || list.length === 0) return { path: ["conditions"], message: `a ${kind} condition needs a non-empty list of conditions` };
       for (let i = 0; i < list.length; i++) {
         const c: unknown = list[i];
-        const problem = isObject(c) ? conditionProblem(c, `${path}.conditions[${i}]`) : `${path}.conditions[${i}]: expected a condition object`;
-        if (problem) return problem;
+        if (!isObject(c)) return { path: ["conditions", i], message: "expected a condition object" };
+        const inner = conditionIssue(c);
+        if (inner) return { path: ["conditions", i, ...inner.path], message: inner.message };
       }
       return undefined;
     }
     default:
-      return `${path}: condition ${type} is not supported on a Schedule trigger (supported: DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, Not, Or)`;
+      return { path: ["type"], message: `condition ${type} is not supported on a Schedule trigger (supported: DayWeek, DayWeekInMonth, DateTimeBetween, TimeBetween, Weekend, Not, Or)` };
   }
+}
+
+/** `conditionIssue` as one path-prefixed message (`triggers.t.conditions[0].dayOfWeek: …`), or undefined. */
+export function conditionProblem(condition: Record<string, unknown>, path = "conditions"): string | undefined {
+  const issue = conditionIssue(condition);
+  if (!issue) return undefined;
+  const where = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("");
+  return `${path}${where}: ${issue.message}`;
 }
 
 function secondsOfDay(hms: string): number {

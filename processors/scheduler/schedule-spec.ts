@@ -56,11 +56,15 @@ export function scheduleSpecOf(t: Trigger): { ok: true; spec: ScheduleSpec } | {
   } catch (err) {
     return { ok: false, problem: `trigger ${t.id}: ${err instanceof Error ? err.message : String(err)}` };
   }
-  const conditions = [...(t.conditions ?? []), ...(Array.isArray(t.scheduleConditions) ? (t.scheduleConditions as Array<Record<string, unknown>>) : [])];
-  for (let i = 0; i < conditions.length; i++) {
-    const problem = conditionProblem(conditions[i], `triggers.${t.id}.conditions[${i}]`);
-    if (problem) return { ok: false, problem };
+  const own = t.conditions ?? [];
+  const older = Array.isArray(t.scheduleConditions) ? (t.scheduleConditions as Array<Record<string, unknown>>) : [];
+  for (const [field, list] of [["conditions", own], ["scheduleConditions", older]] as const) {
+    for (let i = 0; i < list.length; i++) {
+      const problem = conditionProblem(list[i], `triggers.${t.id}.${field}[${i}]`);
+      if (problem) return { ok: false, problem };
+    }
   }
+  const conditions = [...own, ...older];
   let lateMaximumDelayMs: number | undefined;
   if (typeof t.lateMaximumDelay === "string") {
     try {
