@@ -2,7 +2,8 @@
  * Authentication of API requests: basic-auth users and bearer API tokens, from the configuration
  * (hashes only) and from the access store (created at run time). A token is `lnr_<id>_<secret>`:
  * the id finds the record, the scrypt hash of the whole token checks it. Verified credentials are
- * remembered by their SHA-256 for a short while, so a client does not pay one scrypt per request.
+ * remembered by their SHA-256, so a client does not pay one scrypt per request; a remembered one
+ * is still looked up in the access store, so revoking it takes effect at once.
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { Config } from "../cli/config.js";
@@ -52,13 +53,11 @@ export async function mintToken(): Promise<MintedToken> {
 const TOKEN_RE = /^lnr_([A-Za-z0-9]+)_[A-Za-z0-9_-]+$/;
 
 export class Authenticator {
-  private readonly verified = new Map<string, { principal: Principal; at: number; check: () => Promise<boolean> }>();
+  private readonly verified = new Map<string, { principal: Principal; check: () => Promise<boolean> }>();
 
   constructor(
     private readonly auth: Config["auth"],
     private readonly store: AccessStore | undefined,
-    private readonly cacheMs = 5_000,
-    private readonly clock: () => number = Date.now,
   ) {}
 
   /** True when any user or token is configured: requests must then authenticate. */
@@ -74,17 +73,13 @@ export class Authenticator {
     if (!header) throw unauthorized("authentication required (basic auth or a bearer API token)");
     const digest = createHash("sha256").update(header).digest("base64url");
     const hit = this.verified.get(digest);
-    if (hit && this.clock() - hit.at < this.cacheMs) return hit.principal;
-    // After the short cache, a remembered credential is checked against the store again (revocation).
-    if (hit && (await hit.check())) {
-      hit.at = this.clock();
-      return hit.principal;
-    }
+    // A remembered credential skips scrypt but is still looked up (in memory) so a revocation counts at once.
+    if (hit && (await hit.check())) return hit.principal;
     this.verified.delete(digest);
     const found = await this.resolve(header);
     if (!found) throw unauthorized("invalid credentials");
     if (this.verified.size > 10_000) this.verified.clear();
-    this.verified.set(digest, { ...found, at: this.clock() });
+    this.verified.set(digest, found);
     return found.principal;
   }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webserver } from "../../../api/server.js";
+import type { Config } from "../../../cli/config.js";
 import { silentLogger } from "../../../common/logger.js";
 import type { CreateExecutionCommand } from "../../../processors/executor/inputs.js";
 import { decodeCommand, encodeEvent } from "../../../processors/executor/shell/records.js";
@@ -32,13 +33,16 @@ export class ApiFixture {
   private positions: bigint[] = [];
   readonly harness = new ExecutorHarness();
 
+  /** `config`: tenancy, auth and API limits of the webserver (default: one tenant, no authentication). */
+  constructor(private readonly config: Partial<Pick<Config, "tenancy" | "auth" | "api">> = {}) {}
+
   async start(): Promise<this> {
     this.log = await EmbeddedLog.open({ dataDir: join(this.dir, "data") });
     await this.log.ensureTopics(topicCatalogue({ executionPartitions: 2 }).specs());
     this.storage = new LocalStorage(this.dir);
     const logger = silentLogger();
     this.webserver = new Webserver({
-      config: { host: "127.0.0.1", port: 0, dataDir: this.dir }, log: this.log, repository: this.repository, logger, codec: codec, storage: this.storage,
+      config: { host: "127.0.0.1", port: 0, dataDir: this.dir, ...this.config }, log: this.log, repository: this.repository, logger, codec: codec, storage: this.storage,
     });
     this.indexer = new Indexer({ log: this.log, repository: this.repository, logger, codec: codec });
     await this.indexer.start();
