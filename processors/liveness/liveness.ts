@@ -34,6 +34,14 @@ export interface LivenessOptions {
   watch?: WorkerGroupWatch;
   topics?: { heartbeats?: string; commands?: string; deadLetters?: string };
   clock?: () => number;
+  /**
+   * Every worker heard of before this instance started is dead: declare it lost at once instead
+   * of giving it a fresh timeout. True only where every worker runs in the process of this
+   * liveness (the embedded backend: its log is one process's database), so a worker of an earlier
+   * run of the process cannot be alive. Heartbeats sent before the start (`at` earlier than the
+   * start, by `clock`) and consumed after it count as earlier runs' too. Default false.
+   */
+  priorWorkersDead?: boolean;
 }
 
 /** What liveness remembers of a worker. */
@@ -67,6 +75,10 @@ export class Liveness {
   private membership: Membership | undefined;
   private owned = false;
   private checker: NodeJS.Timeout | undefined;
+  /** When start() was called (by `clock`): with `priorWorkersDead`, anything heard of before is dead. */
+  private startedAt = Number.NEGATIVE_INFINITY;
+  /** Workers restored from the store that `priorWorkersDead` condemns; declared by the next check. */
+  private readonly prior = new Set<string>();
   /** Workers declared lost since start (for inspection and tests). */
   declared = 0;
 
@@ -85,6 +97,7 @@ export class Liveness {
   }
 
   async start(): Promise<void> {
+    this.startedAt = this.clock();
     const member: GroupMember = {
       onAssign: (a) => this.queue.run(() => this.onAssign(a)),
       onRevoke: () =>
@@ -100,6 +113,10 @@ export class Liveness {
       void this.queue.run(() => this.check()).catch((err: unknown) => this.logger.error({ err: describeError(err) }, "liveness check failed"));
     }, Math.max(50, Math.floor(this.intervalMs / 2)));
     this.checker.unref();
+    if (this.opts.priorWorkersDead) {
+      // declare the previous run's workers now rather than at the first tick
+      await this.queue.run(() => this.check()).catch((err: unknown) => this.logger.error({ err: describeError(err) }, "liveness check failed"));
+    }
   }
 
   async stop(): Promise<void> {
@@ -125,6 +142,7 @@ export class Liveness {
   /** Loads what the store holds (the durable decisions) into memory. */
   private async restoreFromStore(): Promise<void> {
     this.workers.clear();
+    this.prior.clear();
     const now = this.clock();
     for await (const [key, value] of this.log.stateStore(STORE, 0).entries()) {
       if (!key.startsWith("worker/")) continue;
@@ -133,6 +151,7 @@ export class Liveness {
       // silence is counted from when this instance took over: it did not hear anything before
       if (e.lostAt === undefined) e.lastSeen = Math.max(e.lastSeen, now);
       this.workers.set(id, e);
+      if (e.lostAt === undefined && this.opts.priorWorkersDead) this.prior.add(id);
       if (e.lostAt !== undefined) this.watch.markLost(id);
       else this.watch.observe({ workerId: id, group: e.group, threads: 0, running: e.running, at: e.lastSeen, status: e.status }, e.lastSeen);
     }
@@ -162,14 +181,21 @@ export class Liveness {
         continue;
       }
       const entry: WorkerEntry = { group: groupName(hb.group), lastSeen: now, status: hb.status, running: hb.running };
-      this.watch.observe(hb, now);
-      if (hb.status === "STOPPED" && hb.running > 0) {
+      const fromEarlierRun = this.opts.priorWorkersDead === true && hb.at < this.startedAt;
+      if (!fromEarlierRun) this.watch.observe(hb, now);
+      if (fromEarlierRun && !(hb.status === "STOPPED" && hb.running === 0)) {
+        this.prior.delete(hb.workerId);
+        this.lose(hb.workerId, entry, "heartbeat sent before this process started: its worker ran in an earlier run", now, produce);
+        puts.set(hb.workerId, entry);
+        deletes.delete(hb.workerId);
+      } else if (hb.status === "STOPPED" && hb.running > 0) {
         this.lose(hb.workerId, entry, `stopped with ${hb.running} attempt(s) handed back`, now, produce);
         puts.set(hb.workerId, entry);
         deletes.delete(hb.workerId);
       } else if (hb.status === "STOPPED") {
         // stopped cleanly with nothing running: nothing to resubmit, nothing to watch
         this.workers.delete(hb.workerId);
+        this.prior.delete(hb.workerId);
         puts.delete(hb.workerId);
         deletes.add(hb.workerId);
       } else {
@@ -206,7 +232,11 @@ export class Liveness {
         }
         continue;
       }
-      if (now - e.lastSeen > this.timeoutMs) {
+      if (this.prior.has(id)) {
+        this.prior.delete(id);
+        this.lose(id, e, "known from before this process started: it ran in an earlier run of this process", now, produce);
+        puts.push([workerKey(id), toBytes(e)]);
+      } else if (now - e.lastSeen > this.timeoutMs) {
         this.lose(id, e, `no heartbeat for ${now - e.lastSeen} ms (timeout ${this.timeoutMs} ms)`, now, produce);
         puts.push([workerKey(id), toBytes(e)]);
       }

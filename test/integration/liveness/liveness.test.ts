@@ -50,9 +50,9 @@ class LostCollector {
   }
 }
 
-async function setup(dir: string, clock: ManualClock) {
+async function setup(dir: string, clock: ManualClock, priorWorkersDead = false) {
   const log = await openTestLog(dir);
-  const liveness = new Liveness({ log, logger: silentLogger(), codec, timeoutMs: 8_000, heartbeatIntervalMs: 100, clock: clock.now });
+  const liveness = new Liveness({ log, logger: silentLogger(), codec, timeoutMs: 8_000, heartbeatIntervalMs: 100, clock: clock.now, priorWorkersDead });
   await liveness.start();
   const lost = new LostCollector(log);
   await lost.start();
@@ -154,5 +154,55 @@ describe("liveness", () => {
     expect(s.lost.lost.get("gone")).toHaveLength(n);
     expect(s.lost.lost.get("later")).toHaveLength(n);
     expect(s.liveness.declared).toBe(1);
+  });
+
+  it("with priorWorkersDead, declares the workers of an earlier run lost at start, without waiting for the timeout", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const clock = new ManualClock();
+    let s = await setup(dir, clock);
+    await beat(s.log, { workerId: "old" }, clock.t);
+    await beat(s.log, { workerId: "old-clean", running: 0 }, clock.t);
+    await beat(s.log, { workerId: "old-stopped", status: "STOPPED", running: 0 }, clock.t);
+    await consumed(s.log);
+    const n = s.log.partitionsOf("execution-commands");
+    await s.close();
+    // sent by an earlier run but not consumed before it ended
+    const log = await openTestLog(dir);
+    await beat(log, { workerId: "unread" }, clock.t);
+    await log.close();
+
+    clock.t += 1_000; // well within the 8 s timeout
+    s = await setup(dir, clock, true);
+    await beat(s.log, { workerId: "fresh" }, clock.t);
+    await s.lost.until("old", n);
+    await s.lost.until("old-clean", n);
+    await s.lost.until("unread", n);
+    await consumed(s.log);
+    expect(s.lost.lost.has("fresh")).toBe(false);
+    expect(s.lost.lost.has("old-stopped")).toBe(false);
+    expect(s.liveness.declared).toBe(3);
+    expect(s.liveness.liveWorkers()).toBe(1);
+  });
+
+  it("without priorWorkersDead, gives the workers of an earlier run a fresh timeout", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const clock = new ManualClock();
+    let s = await setup(dir, clock);
+    await beat(s.log, { workerId: "elsewhere" }, clock.t);
+    await consumed(s.log);
+    await s.close();
+    clock.t += 7_000;
+    s = await setup(dir, clock);
+    await beat(s.log, { workerId: "tick" }, clock.t);
+    await consumed(s.log);
+    clock.t += 2_000; // 9 s after its heartbeat, 2 s after this instance started
+    await beat(s.log, { workerId: "tick" }, clock.t);
+    await consumed(s.log);
+    expect(s.liveness.liveWorkers()).toBe(2);
+    clock.t += 7_000;
+    const n = s.log.partitionsOf("execution-commands");
+    await s.lost.until("elsewhere", n);
   });
 });
