@@ -186,6 +186,8 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
     if (wanted.has("liveness")) {
       const liveness = new Liveness({
         log, logger, codec, watch, timeoutMs: config.liveness.timeoutMs, heartbeatIntervalMs: config.liveness.heartbeatIntervalMs,
+        // the embedded log is this process's alone: every worker it knows from before ran in an earlier run of it
+        priorWorkersDead: config.backend === "embedded",
         topics: { heartbeats: t("heartbeats"), commands: t("execution-commands"), deadLetters: t("dead-letters") },
       });
       await liveness.start();
