@@ -20,6 +20,8 @@ export function splitDocuments(text: string): YamlDocument[] {
   let start = 0;
   const flush = (end: number) => {
     const part = lines.slice(start, end);
+    // Trailing blank lines belong to no flow: the same flow imported twice keeps its revision.
+    while (part.length > 0 && part[part.length - 1].trim() === "") part.pop();
     // Blank or comment-only documents (a leading `---`, a trailing one) hold no flow.
     if (part.every((l) => /^\s*(#.*)?$/.test(l))) return;
     docs.push({ index: docs.length, firstLine: start + 1, source: `${part.join("\n")}\n` });

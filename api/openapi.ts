@@ -63,6 +63,17 @@ const DOCS: Record<string, RouteDoc> = {
   "GET /logs/:executionId": { summary: "Log lines of an execution", tag: "Logs", params: ExecutionParams, query: LogQuerySchema },
   "GET /logs/:executionId/download": { summary: "Log lines of an execution as text", tag: "Logs", params: ExecutionParams, query: LogQuerySchema },
   "GET /logs/:executionId/follow": { summary: "Follow the log lines of an execution (Server-Sent Events)", tag: "Logs", params: ExecutionParams, query: LogQuerySchema },
+  "GET /triggers/search": { summary: "Search triggers and their state", tag: "Triggers" },
+  "PUT /triggers/backfill/start": { summary: "Start a backfill of a schedule trigger", tag: "Triggers" },
+  "PUT /triggers/backfill/pause": { summary: "Pause a backfill", tag: "Triggers" },
+  "PUT /triggers/backfill/unpause": { summary: "Resume a paused backfill", tag: "Triggers" },
+  "PUT /triggers/backfill/delete": { summary: "Cancel a backfill", tag: "Triggers" },
+  "POST /triggers/:namespace/:flowId/:triggerId/enable": { summary: "Enable a trigger", tag: "Triggers" },
+  "POST /triggers/:namespace/:flowId/:triggerId/disable": { summary: "Disable a trigger", tag: "Triggers" },
+  "GET /executions/webhook/:namespace/:flowId/:key": { summary: "Start an execution from a webhook trigger (authorised by its key)", tag: "Executions" },
+  "POST /executions/webhook/:namespace/:flowId/:key": { summary: "Start an execution from a webhook trigger (authorised by its key)", tag: "Executions" },
+  "PUT /executions/webhook/:namespace/:flowId/:key": { summary: "Start an execution from a webhook trigger (authorised by its key)", tag: "Executions" },
+  "GET /api/v1/openapi.json": { summary: "This OpenAPI document", tag: "Health" },
   "GET /namespaces": { summary: "Namespaces with their flow and execution counts", tag: "Namespaces" },
   "GET /namespaces/:namespace": { summary: "One namespace with its counts", tag: "Namespaces", params: NamespaceParams },
   "GET /stats/executions/daily": { summary: "Executions per day by state", tag: "Stats", query: StatsQuery },
@@ -97,7 +108,7 @@ export function documentRoute(tenancy: boolean): (route: RouteOptions) => void {
       return;
     }
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const relative = route.url.replace(tenancy ? /^\/api\/v1\/:tenant/ : /^\/api\/v1(?=\/(flows|executions|logs|namespaces|stats))/, "");
+    const relative = route.url.replace(tenancy ? /^\/api\/v1\/:tenant/ : /^\/api\/v1(?=\/(flows|executions|logs|namespaces|stats|triggers))/, "");
     for (const m of methods) {
       const doc = DOCS[`${m} ${relative}`] ?? DOCS[`${m} ${route.url}`];
       if (!doc) continue;

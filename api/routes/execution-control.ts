@@ -20,6 +20,7 @@ import {
 import type { ApiContext } from "../context.js";
 import { createdExecution, toApiExecution } from "../execution-dto.js";
 import { newExecutionId } from "../execution-id.js";
+import { drainMultipart, multipartParts } from "../multipart.js";
 import { ApiError } from "../http-errors.js";
 import { parseWith } from "../validation.js";
 import { executionQuery } from "./executions.js";
@@ -85,7 +86,7 @@ async function byIds(ctx: ApiContext, req: FastifyRequest): Promise<Execution[]>
 async function resumeInputs(ctx: ApiContext, req: FastifyRequest, e: Execution): Promise<Record<string, unknown>> {
   if (req.isMultipart()) {
     const given: Record<string, unknown> = {};
-    for await (const part of req.parts({ limits: { fileSize: ctx.maxFileBytes } })) {
+    for await (const part of multipartParts(req, { fileSize: ctx.maxFileBytes })) {
       if (part.type === "file") {
         const prefix = executionPrefix({ tenantId: e.tenantId, namespace: e.namespace, flowId: e.flowId, executionId: e.id });
         const name = basename(part.filename ?? "file").replace(/[^A-Za-z0-9._-]/g, "_").replace(/^\.+/, "") || "file";
@@ -170,7 +171,7 @@ export function registerExecutionControlRoutes(app: FastifyInstance, ctx: ApiCon
     const { executionId } = parseWith(ExecutionParams, req.params, "path");
     const e = await executionOfTenant(ctx, req, executionId);
     if (e.state.current !== "PAUSED") {
-      if (req.isMultipart()) for await (const part of req.parts()) if (part.type === "file") part.file.resume();
+      if (req.isMultipart()) await drainMultipart(req);
       throw conflict(e, "only a PAUSED execution can be resumed");
     }
     const inputs = await resumeInputs(ctx, req, e);

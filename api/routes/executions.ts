@@ -10,6 +10,7 @@ import { executionPrefix } from "../../storage/paths.js";
 import type { ApiContext } from "../context.js";
 import { createdExecution, toApiExecution } from "../execution-dto.js";
 import { newExecutionId } from "../execution-id.js";
+import { drainMultipart, multipartParts } from "../multipart.js";
 import { ApiError, type ApiIssue } from "../http-errors.js";
 import { ExecutionParams, ExecutionSearchQuery, FlowParams as FlowParamsSchema } from "../api-schemas.js";
 import { parseWith } from "../validation.js";
@@ -48,7 +49,7 @@ async function readInputs(ctx: ApiContext, req: FastifyRequest, flow: Flow, tena
   if (req.isMultipart()) {
     const given: Record<string, unknown> = {};
     const fileInputs = new Set(flow.inputs.filter((i) => i.type === "FILE").map((i) => i.id));
-    for await (const part of req.parts({ limits: { fileSize: ctx.maxFileBytes } })) {
+    for await (const part of multipartParts(req, { fileSize: ctx.maxFileBytes })) {
       if (part.type === "file") {
         if (!fileInputs.has(part.fieldname)) {
           // Not a FILE input of this flow: ignored, as undeclared inputs are; drained so parsing continues.
@@ -106,7 +107,7 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): 
     const rev = await ctx.repository.getFlow({ tenantId: req.tenantId, namespace, id });
     if (!rev) {
       // Drain a multipart body we will not read, so the connection stays usable.
-      if (req.isMultipart()) for await (const part of req.parts()) if (part.type === "file") part.file.resume();
+      if (req.isMultipart()) await drainMultipart(req);
       throw new ApiError(404, "FLOW_NOT_FOUND", `flow ${namespace}.${id} not found`);
     }
     const flow: Flow = { ...rev.flow, revision: rev.revision, tenantId: req.tenantId };

@@ -5,6 +5,7 @@ import type { FlowRevisionRecord } from "../../processors/executor/shell/flow-re
 import type { FlowRevision } from "../../projections/repository.js";
 import { parseFlow } from "../../schemas/flow-parser.js";
 import type { ApiContext } from "../context.js";
+import { drainMultipart, multipartParts } from "../multipart.js";
 import { ApiError, type ApiIssue } from "../http-errors.js";
 import { FlowParams as FlowParamsSchema, FlowSearchQuery, NamespaceParams } from "../api-schemas.js";
 import { flowGraph } from "../flow-graph.js";
@@ -172,11 +173,11 @@ export function registerFlowRoutes(app: FastifyInstance, ctx: ApiContext): void 
 /** The YAML text of a request: the body, or the first file of a multipart upload. */
 async function yamlText(req: FastifyRequest): Promise<string> {
   if (req.isMultipart()) {
-    for await (const part of req.parts()) {
+    for await (const part of multipartParts(req)) {
       if (part.type !== "file") continue;
       const text = (await part.toBuffer()).toString("utf8");
       // Drain anything after the first file so the request completes.
-      for await (const rest of req.parts()) if (rest.type === "file") rest.file.resume();
+      await drainMultipart(req);
       return text;
     }
     throw new ApiError(422, "FLOW_BODY_NOT_YAML", "expected a YAML file in the multipart upload", [{ path: "body", message: "no file part" }]);

@@ -4,7 +4,7 @@ import type { ApiContext } from "../context.js";
 import { ApiError } from "../http-errors.js";
 import { parseWith } from "../validation.js";
 
-/** A namespace with what it holds, counting its sub-namespaces too (as search does). */
+/** A namespace with what it holds, counting its sub-namespaces too (as search does); executions are those of the repository's default search window (the last 30 days). */
 export interface NamespaceSummary {
   id: string;
   flowCount: number;
