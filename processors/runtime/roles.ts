@@ -237,7 +237,7 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
     }
     if (wanted.has("scheduler")) {
       const scheduler = new Scheduler({
-        log, logger, codec, topics: { triggers: t("triggers"), flows: t("flows"), commands: t("execution-commands"), deadLetters: t("dead-letters") },
+        log, logger, codec, topics: { triggers: t("triggers"), flows: t("flows"), commands: t("execution-commands"), deadLetters: t("dead-letters"), executions: t("executions") },
       });
       await scheduler.start();
       handle.scheduler = scheduler;

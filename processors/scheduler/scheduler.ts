@@ -25,6 +25,7 @@ import { encodeCommand, type RecordCodec } from "../executor/shell/records.js";
 import { fromBytes, toBytes } from "../executor/shell/state-keys.js";
 import { applyCommand, evaluate, recordFailedFiring, type Firing, type TriggerCommand } from "./schedule-core.js";
 import { isScheduleTrigger, scheduleSpecOf } from "./schedule-spec.js";
+import { StopAfterFollower } from "./stop-after.js";
 import { decodeTriggerRecord, triggerStateRecord, type TriggerStateRecord } from "./trigger-records.js";
 import { flowLogKey, triggerKeyString, type TriggerKey, type TriggerState } from "./trigger-state.js";
 
@@ -46,7 +47,9 @@ export interface SchedulerOptions {
   /** Most executions one trigger starts per evaluation; default 100. */
   maxFiringsPerTick?: number;
   memberId?: string;
-  topics?: { triggers?: string; flows?: string; commands?: string; deadLetters?: string };
+  /** Follow `executions` to act on `stopAfter` (a `StopAfterFollower`); default true. */
+  stopAfter?: boolean;
+  topics?: { triggers?: string; flows?: string; commands?: string; deadLetters?: string; executions?: string };
 }
 
 interface FlowEntry {
@@ -93,6 +96,8 @@ export class Scheduler {
   private readonly queue = new SerialQueue();
   private readonly decodeFlow;
   private membership: Membership | undefined;
+  /** Disables triggers whose `stopAfter` states an execution they started ended in. */
+  readonly stopAfter: StopAfterFollower | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** CreateExecution commands appended since start (inspection and tests). */
   fired = 0;
@@ -108,6 +113,13 @@ export class Scheduler {
       deadLetters: opts.topics?.deadLetters ?? "dead-letters",
     };
     this.decodeFlow = flowRecordDecoder(opts.codec);
+    if (opts.stopAfter !== false) {
+      this.stopAfter = new StopAfterFollower({
+        log: opts.log, logger: opts.logger, codec: opts.codec, clock: this.clock,
+        ...(opts.memberId ? { memberId: `${opts.memberId}-stop-after` } : {}),
+        topics: { executions: opts.topics?.executions ?? "executions", triggers: this.topics.triggers },
+      });
+    }
   }
 
   async start(): Promise<void> {
@@ -124,6 +136,7 @@ export class Scheduler {
       },
     };
     this.membership = await this.log.join(SCHEDULER_GROUP, [t.triggers, t.flows], member, { memberId: this.opts.memberId ?? `scheduler-${randomUUID()}` });
+    await this.stopAfter?.start();
     const every = this.opts.tickMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => {
@@ -137,6 +150,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.stopAfter?.stop();
     const m = this.membership;
     this.membership = undefined;
     if (m) await m.leave();
