@@ -1,7 +1,9 @@
 import type { Command } from "commander";
+import { registerAuthCommands } from "./auth-commands.js";
 import { registerClientCommands } from "./client-commands.js";
 import { registerFlowCommands } from "./flow-commands.js";
 import { registerServerCommands } from "./server-commands.js";
+import { registerTenantCommands } from "./tenant-commands.js";
 import { registerTriggerCommands } from "./trigger-commands.js";
 
 /**
@@ -12,5 +14,7 @@ export function registerCommands(program: Command, setExit: (code: number) => vo
   registerFlowCommands(program, setExit);
   registerServerCommands(program, setExit);
   registerClientCommands(program, setExit);
+  registerTenantCommands(program, setExit);
+  registerAuthCommands(program, setExit);
   registerTriggerCommands(program, setExit);
 }
