@@ -3,13 +3,21 @@
  * writes `bench/results/<workload>-<backend>.json`.
  */
 import { runChain } from "./chain.js";
+import { runPeers } from "./compare-peers.js";
+import { runFootprint } from "./footprint.js";
+import { runForeach } from "./foreach.js";
 import type { BenchBackend, BenchOptions } from "./lib/backend.js";
 import { runRecovery } from "./recovery.js";
+import { runRestore } from "./restore.js";
 import { runThroughput } from "./throughput.js";
 
 const WORKLOADS: Record<string, (backend: BenchBackend, opts: BenchOptions) => Promise<string>> = {
   chain: runChain,
+  footprint: runFootprint,
+  foreach: runForeach,
+  peers: runPeers,
   recovery: runRecovery,
+  restore: runRestore,
   throughput: runThroughput,
 };
 
