@@ -59,6 +59,8 @@ export const LabelSchema = z.object({ key: z.string().min(1).max(200), value: z.
 export const LabelsBody = z.array(LabelSchema).max(100);
 export const IdsBody = z.array(ExecutionIdSchema).min(1).max(1000);
 
+/** `?asOf=<offset>`: the execution as it was after the event at that offset of the `executions` topic. */
+export const AsOfQuery = z.object({ asOf: z.string().regex(/^\d{1,19}$/, "an event offset").transform((v) => BigInt(v)).optional() }).strict();
 export const KillQuery = z.object({ isOnKillCascade: z.enum(["true", "false"]).optional() }).strict();
 export const ReplayQuery = z.object({ taskRunId: TaskRunIdSchema.optional(), revision: intString(1, 1_000_000).optional() }).strict();
 export const DeleteExecutionQuery = z.object({ deleteLogs: z.enum(["true", "false"]).optional(), deleteStorage: z.enum(["true", "false"]).optional() }).strict();

@@ -79,9 +79,12 @@ export class Webserver {
   private baseUrl: string | undefined;
   private readonly logger: Logger;
   private shutdown = new AbortController();
+  /** Wake-ups of live follows (the one given in the options, else this webserver's own). */
+  readonly changes: ChangeFeed;
 
   constructor(private readonly opts: WebserverOptions) {
     this.logger = opts.logger.child({ role: "webserver" });
+    this.changes = opts.changes ?? new ChangeFeed();
   }
 
   /** The base URL (`http://host:port`) once started. */
@@ -129,7 +132,7 @@ export class Webserver {
       tenantId: this.opts.tenantId ?? tenancy.defaultTenant,
       tenancy: tenancy.enabled,
       access,
-      changes: this.opts.changes ?? new ChangeFeed(),
+      changes: this.changes,
       waitTimeoutMs: this.opts.waitTimeoutMs ?? 10 * 60_000,
       maxFileBytes: this.opts.maxFileBytes ?? config.api?.maxFileBytes ?? 100 * 1024 * 1024,
       created: new CreatedCache(),

@@ -12,7 +12,8 @@ import { createdExecution, toApiExecution } from "../execution-dto.js";
 import { newExecutionId } from "../execution-id.js";
 import { drainMultipart, multipartParts } from "../multipart.js";
 import { ApiError, type ApiIssue } from "../http-errors.js";
-import { ExecutionParams, ExecutionSearchQuery, FlowParams as FlowParamsSchema } from "../api-schemas.js";
+import { executionAsOf, executionHistory } from "../event-history.js";
+import { AsOfQuery, ExecutionParams, ExecutionSearchQuery, FlowParams as FlowParamsSchema } from "../api-schemas.js";
 import { parseWith } from "../validation.js";
 import type { z } from "zod";
 import type { ExecutionQuery, ExecutionSortField, SortOrder } from "../../projections/repository.js";
@@ -147,8 +148,22 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): 
     return { results: page.results.map(toApiExecution), total: page.total, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 
+  app.get("/executions/:executionId/events", async (req) => {
+    const id = parseWith(ExecutionParams, req.params, "path").executionId;
+    const e = (await ctx.repository.getExecution(id)) ?? ctx.created.get(id);
+    if (!e || e.tenantId !== req.tenantId) throw new ApiError(404, "EXECUTION_NOT_FOUND", `execution ${id} not found`);
+    return executionHistory(ctx, id);
+  });
+
   app.get("/executions/:executionId", async (req) => {
     const id = parseWith(ExecutionParams, req.params, "path").executionId;
+    const { asOf } = parseWith(AsOfQuery, req.query, "query");
+    if (asOf !== undefined) {
+      const current = (await ctx.repository.getExecution(id)) ?? ctx.created.get(id);
+      const then = current && current.tenantId === req.tenantId ? await executionAsOf(ctx, id, asOf) : undefined;
+      if (!then) throw new ApiError(404, "EXECUTION_NOT_FOUND", `execution ${id} not found at offset ${asOf}`);
+      return toApiExecution(then);
+    }
     const stored = await ctx.repository.getExecution(id);
     if (stored && stored.tenantId === req.tenantId) {
       ctx.created.delete(id);

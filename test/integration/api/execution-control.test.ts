@@ -103,6 +103,29 @@ describe("execution control (standalone, embedded backend)", () => {
     return found;
   };
   const inState = (s: State) => (e: Execution) => e.state.current === s;
+  /** Re-reads the stored execution on every change the indexer announces, until `until` holds (also after it ended). */
+  const storedUntil = async (id: string, until: (e: Execution) => boolean): Promise<Execution> => {
+    const feed = roles.webserver?.changes;
+    const repository = roles.repository;
+    if (!feed || !repository) throw new Error("no webserver or repository");
+    let wake: () => void = () => undefined;
+    let changed = false;
+    const off = feed.subscribe(id, () => {
+      changed = true;
+      wake();
+    });
+    try {
+      for (let round = 0; round < 10_000; round++) {
+        changed = false;
+        const e = await repository.getExecution(id);
+        if (e && until(e)) return e;
+        if (!changed) await new Promise<void>((resolve) => (wake = resolve));
+      }
+      throw new Error(`execution ${id} never reached the expected state`);
+    } finally {
+      off();
+    }
+  };
   const ended = async (id: string): Promise<Execution> => {
     const e = await roles.repository?.waitForTerminal(id, 60_000);
     if (!e) throw new Error(`execution ${id} did not end`);
@@ -165,6 +188,22 @@ describe("execution control (standalone, embedded backend)", () => {
     expect((await post(`/api/v1/executions/${created.id}/resume`, {})).status).toBe(409);
   });
 
+  it("answers the event history and the execution as of any event", async () => {
+    const done = await ended((await create("failing")).id);
+    const r = await http(`/api/v1/executions/${done.id}/events`);
+    expect(r.status).toBe(200);
+    const history = r.body as Array<{ offset: string; seq: number; type: string; date: string; reason?: string }>;
+    expect(history[0]).toMatchObject({ seq: 1, type: "ExecutionCreated" });
+    expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
+    expect(history.find((h) => h.type === "ExecutionStateChanged" && h.reason !== undefined)).toBeDefined();
+    const running = history.find((h) => h.type === "ExecutionStateChanged" && (h as { event: { state: string } } & typeof h).event.state === "RUNNING");
+    const then = await http(`/api/v1/executions/${done.id}?asOf=${running?.offset}`);
+    expect(then.body).toMatchObject({ id: done.id, state: { current: "RUNNING" } });
+    expect((await http(`/api/v1/executions/${done.id}?asOf=${history.at(-1)?.offset}`)).body).toMatchObject({ state: { current: "FAILED" } });
+    expect((await http(`/api/v1/executions/${done.id}?asOf=soon`)).status).toBe(422);
+    expect((await http("/api/v1/executions/unknownExecution/events")).status).toBe(404);
+  });
+
   it("follows log lines over SSE until the execution ends, and downloads them as text", async () => {
     const created = await create("pausing");
     const lines: string[] = [];
@@ -197,7 +236,7 @@ describe("execution control (standalone, embedded backend)", () => {
     const failed = await ended(created.id);
     expect(failed.state.current).toBe("FAILED");
     expect((await post(`/api/v1/executions/${created.id}/restart`)).status).toBe(200);
-    const restarted = await followUntil(created.id, (e) => e.state.histories.filter((h) => h.state === "FAILED").length === 2);
+    const restarted = await storedUntil(created.id, (e) => e.state.histories.filter((h) => h.state === "FAILED").length === 2);
     expect(restarted.state.histories.map((h) => h.state)).toContain("RESTARTED");
     const boom = restarted.taskRunList.find((t) => t.taskId === "boom");
     expect(boom?.state.histories.map((h) => h.state)).toContain("RESTARTED");
@@ -227,15 +266,21 @@ describe("execution control (standalone, embedded backend)", () => {
     expect((await post(`/api/v1/executions/${source.id}/replay?taskRunId=${boom?.id}&revision=99`)).status).toBe(404);
   });
 
-  it("sets labels, downloads an output file of the execution only, deletes an ended execution", async () => {
+  it("sets the labels of a running execution", async () => {
+    const running = await create("sleeping");
+    await followUntil(running.id, inState("RUNNING"));
+    expect((await post(`/api/v1/executions/${running.id}/labels`, [{ key: "reviewed", value: "yes" }])).status).toBe(200);
+    const relabelled = await followUntil(running.id, (e) => e.labels.some((l) => l.key === "reviewed"));
+    expect(relabelled.labels).toContainEqual({ key: "reviewed", value: "yes" });
+    expect(await post(`/api/v1/executions/${running.id}/labels`, [{ key: "", value: 1 }])).toMatchObject({ status: 422, body: { errors: expect.any(Array) } });
+    await http(`/api/v1/executions/${running.id}/kill`, { method: "DELETE" });
+    await ended(running.id);
+  });
+
+  it("downloads an output file of the execution only, deletes an ended execution", async () => {
     const created = await create("writing");
     const done = await ended(created.id);
     expect(done.state.current).toBe("SUCCESS");
-    const labels = await post(`/api/v1/executions/${created.id}/labels`, [{ key: "reviewed", value: "yes" }]);
-    expect(labels.status).toBe(200);
-    const relabelled = await followUntil(created.id, (e) => e.labels.some((l) => l.key === "reviewed"));
-    expect(relabelled.labels).toContainEqual({ key: "reviewed", value: "yes" });
-    expect(await post(`/api/v1/executions/${created.id}/labels`, [{ key: "", value: 1 }])).toMatchObject({ status: 422, body: { errors: expect.any(Array) } });
 
     const uri = String(done.taskRunList.find((t) => t.taskId === "write")?.outputs?.uri);
     expect(uri).toContain(`/executions/${created.id}/`);
