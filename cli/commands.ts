@@ -4,6 +4,7 @@ import { registerClientCommands } from "./client-commands.js";
 import { registerFlowCommands } from "./flow-commands.js";
 import { registerServerCommands } from "./server-commands.js";
 import { registerTenantCommands } from "./tenant-commands.js";
+import { registerSysCommands } from "./sys-commands.js";
 import { registerTriggerCommands } from "./trigger-commands.js";
 
 /**
@@ -13,6 +14,7 @@ import { registerTriggerCommands } from "./trigger-commands.js";
 export function registerCommands(program: Command, setExit: (code: number) => void): void {
   registerFlowCommands(program, setExit);
   registerServerCommands(program, setExit);
+  registerSysCommands(program, setExit);
   registerClientCommands(program, setExit);
   registerTenantCommands(program, setExit);
   registerAuthCommands(program, setExit);

@@ -119,6 +119,7 @@ export class Indexer {
   private joined: Promise<Membership> | undefined;
   /** Memberships of the other groups (flows, triggers), by topic. */
   private readonly others = new Map<string, Membership>();
+  private readonly otherJoins = new Map<string, Promise<Membership>>();
   private readonly group: string;
   private readonly kinds: Set<IndexedKind>;
   private readonly decodeFlow: (value: Uint8Array) => ReturnType<ReturnType<typeof flowRecordDecoder>>;
@@ -176,7 +177,10 @@ export class Indexer {
     const main = this.subscriptions().filter((s) => s.group === this.group).map((s) => s.topic);
     const join = async () => {
       for (const s of this.subscriptions().filter((x) => x.group !== this.group)) {
-        this.others.set(s.topic, await this.log.join(s.group, [s.topic], member, joinOptions));
+        // Registered before it resolves: records may be delivered while the join completes.
+        const joining = this.log.join(s.group, [s.topic], member, joinOptions);
+        this.otherJoins.set(s.topic, joining);
+        this.others.set(s.topic, await joining);
       }
       // The main group last: `membership` is what onRecords of executions and logs commit through.
       if (main.length > 0) return this.log.join(this.group, main, member, joinOptions);
@@ -199,6 +203,7 @@ export class Indexer {
     if (m) await m.leave();
     for (const o of [...this.others.values()]) await o.leave();
     this.others.clear();
+    this.otherJoins.clear();
     this.cache.clear();
   }
 
@@ -228,7 +233,8 @@ export class Indexer {
   private async onRecords(batch: LogRecord[]): Promise<void> {
     if (batch.length === 0) return;
     const { topic, partition } = batch[0];
-    const membership = this.others.get(topic) ?? this.membership ?? (await this.joined);
+    const other = this.otherJoins.get(topic);
+    const membership = other ? await other : this.membership ?? (await this.joined);
     if (!membership) return;
     const next = batch[batch.length - 1].offset + 1n;
     for (let attempt = 0; ; attempt++) {

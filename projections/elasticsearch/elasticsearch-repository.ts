@@ -45,6 +45,8 @@ import {
   type TriggerQuery,
   type TriggerUpsert,
 } from "../repository.js";
+import type { IndexedKind } from "../indexer.js";
+import type { Reindexable, ReindexTarget } from "../reindex.js";
 import { TerminalWaiters } from "../terminal-waiters.js";
 import { INDEX_SETTINGS, INDEX_TYPES, MAPPINGS, type IndexType } from "./mappings.js";
 
@@ -129,7 +131,7 @@ function toTrigger(s: Doc): StoredTrigger {
 const flowDocId = (k: FlowKey, revision: number) => JSON.stringify([k.tenantId, k.namespace, k.id, revision]);
 const flowKeyField = (k: FlowKey) => JSON.stringify([k.tenantId, k.namespace, k.id]);
 
-export class ElasticsearchRepository implements Repository {
+export class ElasticsearchRepository implements Repository, Reindexable {
   readonly prefix: string;
   private readonly client: Client;
   private readonly refresh: boolean | "wait_for";
@@ -530,6 +532,20 @@ export class ElasticsearchRepository implements Repository {
       for (const old of await this.indicesOf(type)) if (old !== index) actions.push({ remove_index: { index: old } });
     }
     await this.call("alias swap", () => this.client.indices.updateAliases({ actions: actions as never }));
+  }
+
+  /** Fresh concrete indices for `kinds`; `swap` moves the aliases onto them in one atomic update. */
+  async stageReindex(kinds: readonly IndexedKind[]): Promise<ReindexTarget> {
+    const fresh: Partial<Record<IndexType, string>> = {};
+    for (const kind of new Set(kinds)) fresh[kind] = await this.createFreshIndex(kind);
+    const repository = new ElasticsearchRepository({ ...this.opts, targets: fresh });
+    return {
+      repository,
+      swap: () => this.swapAliases(fresh),
+      abort: async () => {
+        for (const index of Object.values(fresh)) await this.dropIndex(index);
+      },
+    };
   }
 
   /** Deletes a concrete index (an abandoned reindex). */

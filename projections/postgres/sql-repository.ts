@@ -22,6 +22,8 @@ import {
   type TriggerUpsert,
 } from "../repository.js";
 import type { State } from "../../processors/executor/model.js";
+import type { IndexedKind } from "../indexer.js";
+import type { Reindexable, ReindexTarget } from "../reindex.js";
 import { TerminalWaiters } from "../terminal-waiters.js";
 import {
   dedupeUpserts,
@@ -140,7 +142,10 @@ function chunks<T>(items: T[], size: number): T[][] {
  * Terminal executions are announced with NOTIFY on a channel named after the schema, so a webserver
  * in another process waiting for an execution wakes when the indexer writes it.
  */
-export class SqlRepository implements Repository {
+/** The table of each projected kind. */
+const TABLE_OF: Record<IndexedKind, string> = { executions: "repo_executions", logs: "repo_logs", flows: "repo_flows", triggers: "repo_triggers" };
+
+export class SqlRepository implements Repository, Reindexable {
   private readonly client: SqlClient;
   private readonly s: string;
   private readonly channel: string;
@@ -149,8 +154,11 @@ export class SqlRepository implements Repository {
   private listening: Promise<() => Promise<void>> | undefined;
   private closed = false;
 
+  private readonly schemaName: string;
+
   constructor(opts: SqlRepositoryOptions) {
     const schema = opts.schema ?? "lanner";
+    this.schemaName = schema;
     this.client = opts.client;
     this.s = quoteIdent(schema);
     this.channel = `${schema}_execution_ended`.slice(0, 63);
@@ -514,6 +522,37 @@ export class SqlRepository implements Repository {
     const next = nextTriggerCursor(r, results);
     if (next !== undefined) page.nextCursor = next;
     return page;
+  }
+
+  // ---- reindex -------------------------------------------------------------------------------------
+
+  /**
+   * Fresh tables in a staging schema beside this one; `swap` drops the live tables of `kinds` and
+   * moves the fresh ones into this schema in one transaction (readers see the old tables or the
+   * new ones, never neither), then drops the staging schema.
+   */
+  async stageReindex(kinds: readonly IndexedKind[]): Promise<ReindexTarget> {
+    const staging = `${this.schemaName.slice(0, 40)}_rx_${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+    const repository = new SqlRepository({ client: this.client, schema: staging, ownsClient: false });
+    await repository.init();
+    const st = quoteIdent(staging);
+    return {
+      repository,
+      swap: async () => {
+        await this.client.transaction(async (tx) => {
+          await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`lanner-repository-ddl:${this.s}`]);
+          for (const kind of new Set(kinds)) {
+            const table = TABLE_OF[kind];
+            await tx.query(`DROP TABLE IF EXISTS ${this.s}.${table}`);
+            await tx.query(`ALTER TABLE ${st}.${table} SET SCHEMA ${this.s}`);
+          }
+          await tx.query(`DROP SCHEMA ${st} CASCADE`);
+        });
+      },
+      abort: async () => {
+        await this.client.query(`DROP SCHEMA IF EXISTS ${st} CASCADE`);
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,7 @@ import { startRoles, type RolesHandle } from "../../../processors/runtime/roles.
 import { avroRecordCodec as codec } from "../../../processors/worker/record-codec.js";
 import { ElasticsearchRepository } from "../../../projections/elasticsearch/elasticsearch-repository.js";
 import { Indexer } from "../../../projections/indexer.js";
+import type { ExecutionQuery } from "../../../projections/repository.js";
 import { parseFlowOrThrow } from "../../../schemas/flow-parser.js";
 import { dropIndices, ensureElasticsearch, randomIndexPrefix } from "../../harness/elasticsearch.js";
 
@@ -137,7 +138,7 @@ describe("Elasticsearch down while executions run", () => {
     const r = repo;
     await until(async () => ((await indexer?.lag()) === 0n ? true : undefined), "the lag to drain");
     await r.refreshAll();
-    const q = { tenantId: "main", labels: [{ key: "run", value: "down" }], size: 100 } as const;
+    const q: ExecutionQuery = { tenantId: "main", labels: [{ key: "run", value: "down" }], size: 100 };
     const found = await r.searchExecutions(q);
     expect(found.total).toBe(100);
     expect(new Set(found.results.map((e) => e.id))).toEqual(new Set(ids));
