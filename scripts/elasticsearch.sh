@@ -57,6 +57,11 @@ ensure_user() {
 
 start() {
   if answers; then echo "$URL"; return; fi
+  mkdir -p "$CACHE"
+  # Test files start in parallel: one of them starts the node, the others wait for it.
+  exec 9>"$CACHE/elasticsearch-$PORT.lock"
+  flock 9
+  if answers; then echo "$URL"; return; fi
   fetch >/dev/null
   ensure_user
   local java_home; java_home="$(find_java17)"
