@@ -199,7 +199,7 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
     if (wanted.has("indexer") && handle.repository) {
       const detach = changes.attachSource();
       stops.push(async () => detach());
-      const indexer = new Indexer({ log, repository: notifyingRepository(handle.repository, changes), logger, codec, topics: { executions: t("executions"), logs: t("logs"), deadLetters: t("dead-letters") } });
+      const indexer = new Indexer({ log, repository: notifyingRepository(handle.repository, changes), logger, codec, topics: { executions: t("executions"), logs: t("logs"), flows: t("flows"), triggers: t("triggers"), deadLetters: t("dead-letters") } });
       await indexer.start();
       handle.indexer = indexer;
       stops.push(() => indexer.stop());
