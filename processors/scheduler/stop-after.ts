@@ -14,7 +14,10 @@
  * `executions` is the busiest topic, so a record is decoded only when its bytes can be an
  * `ExecutionCreated` of a flow with `stopAfter`, or an `ExecutionStateChanged` on a partition
  * that watches something; the payload is JSON text inside the Avro body, so a key that is absent
- * from the bytes is absent from the event.
+ * from the bytes is absent from the event. A batch that changes nothing is not committed on its
+ * own (its offsets go with the next commit, at the latest after `COMMIT_EVERY_RECORDS` records or
+ * `COMMIT_EVERY_MS`): re-reading it after a takeover changes nothing either, and it saves the
+ * embedded log an fsync per batch of the busiest topic.
  */
 import { randomUUID } from "node:crypto";
 import { describeError, LannerError } from "../../common/errors.js";
@@ -33,6 +36,9 @@ import type { TriggerKey } from "./trigger-state.js";
 
 export const STOP_AFTER_GROUP = "scheduler-stop-after";
 const STORE = "scheduler-stop-after";
+/** Records or time after which offsets are committed even when nothing changed. */
+const COMMIT_EVERY_RECORDS = 5_000;
+const COMMIT_EVERY_MS = 5_000;
 
 /** A scheduled execution being watched: which trigger started it and the states that stop it. */
 export interface StopAfterWatch {
@@ -83,6 +89,8 @@ export class StopAfterFollower {
   private readonly topics: { executions: string; triggers: string };
   /** Watched executions per partition of `executions` (what the store holds). */
   private readonly parts = new Map<number, Map<string, StopAfterWatch>>();
+  /** Per partition: records read since the last commit, and when it was. */
+  private readonly uncommitted = new Map<number, { records: number; since: number }>();
   private readonly queue = new SerialQueue();
   private membership: Membership | undefined;
   /** Disable commands sent since start (inspection and tests). */
@@ -126,7 +134,10 @@ export class StopAfterFollower {
   }
 
   private onRevoke(revoked: TopicPartition[]): void {
-    for (const r of revoked) this.parts.delete(r.partition);
+    for (const r of revoked) {
+      this.parts.delete(r.partition);
+      this.uncommitted.delete(r.partition);
+    }
   }
 
   private async restore(partition: number): Promise<void> {
@@ -172,6 +183,11 @@ export class StopAfterFollower {
     }
     const m = this.membership;
     if (!m) throw new LannerError("SCHEDULER_STOPPED", "the scheduler is stopped", { retriable: true });
+    const pending = this.uncommitted.get(partition) ?? { records: 0, since: Date.now() };
+    pending.records += batch.length;
+    this.uncommitted.set(partition, pending);
+    const changed = produce.length + puts.size + deletes.size > 0;
+    if (!changed && pending.records < COMMIT_EVERY_RECORDS && Date.now() - pending.since < COMMIT_EVERY_MS) return;
     const last = batch[batch.length - 1];
     try {
       await m.commit(
@@ -179,6 +195,7 @@ export class StopAfterFollower {
         puts.size + deletes.size > 0 ? { store: STORE, partition, puts: [...puts], deletes: [...deletes] } : undefined,
       );
       this.disabled += produce.length;
+      this.uncommitted.set(partition, { records: 0, since: Date.now() });
     } catch (err) {
       // memory went ahead of what is durable: take the store's view again
       if (err instanceof LannerError && err.code === "FENCED") this.parts.delete(partition);

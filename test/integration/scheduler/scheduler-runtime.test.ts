@@ -103,6 +103,32 @@ describe("scheduler with the executor", () => {
     await until(() => r.scheduler.stopAfter?.watched().length === 0, "no execution is watched any more");
   });
 
+  it("stopAfter: a watched execution is remembered across a scheduler restart", async () => {
+    const held: WorkerJob[] = [];
+    const r = await rig((job) => {
+      held.push(job);
+      return { kind: "start-only" };
+    });
+    await deploy(r.log, NS, "slow", 1, flowSource("slow", "    stopAfter: [FAILED, KILLED]\n"));
+    await until(() => r.scheduler.triggerStates().length === 1, "the trigger has a state");
+    await tickAt(r, "10:00");
+    const id = scheduleExecutionId(key("slow"), at("10:00"));
+    await until(() => r.scheduler.stopAfter?.watched().some((w) => w.executionId === id) === true && held.length === 1, "the execution runs and is watched");
+
+    await r.scheduler.stop();
+    const again = newScheduler(r.log, r.clock);
+    await again.start();
+    cleanups.push(() => again.stop());
+    await until(() => again.stopAfter?.watched().some((w) => w.executionId === id) === true, "the new scheduler watches it from its store");
+
+    const job = held[0];
+    const failed: WorkerResult = { kind: "completed", executionId: id, taskRunId: job.taskRunId, attempt: job.attempt, workerId: "w1", state: "FAILED", error: { message: "boom" } };
+    await r.log.append([{ topic: "worker-results", key: id, value: codec.encode("WorkerResult", failed) }]);
+    expect(await r.observer.terminal(id)).toBe("FAILED");
+    await until(() => again.triggerStates()[0]?.disabled === true, "the trigger is disabled");
+    expect(await disableCommands(r.log)).toEqual([`slow: stopAfter: execution ${id} ended FAILED`]);
+  });
+
   it("a schedule firing into a flow at its concurrency limit follows QUEUE, CANCEL and FAIL", async () => {
     const behaviors = ["QUEUE", "CANCEL", "FAIL"] as const;
     const held = new Map(behaviors.map((b) => [scheduleExecutionId(key(`c${b}`), at("10:00")), b]));
