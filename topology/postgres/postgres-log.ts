@@ -46,6 +46,7 @@ import type {
   TopicSpec,
 } from "../log.js";
 import { checkOffset, checkPartition, resolvePartition, stateList } from "../produce.js";
+import { LocalTail } from "./local-tail.js";
 import { SCHEMA_NAME, schemaSql } from "./schema-sql.js";
 
 export interface PostgresLogOptions {
@@ -87,6 +88,12 @@ function applicationNameOf(url: string): string | undefined {
   }
 }
 
+/** The server process id of a connected client (pg sets it; its typings omit it). */
+function backendPid(c: unknown): number | undefined {
+  const pid = typeof c === "object" && c !== null ? (c as { processID?: unknown }).processID : undefined;
+  return typeof pid === "number" ? pid : undefined;
+}
+
 function codeOf(err: unknown): string | undefined {
   const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
   return typeof code === "string" ? code : undefined;
@@ -110,6 +117,10 @@ export class PostgresLog implements Log {
   private readonly stores = new Map<string, PostgresStateStore>();
   private readonly fatalListeners = new Set<FatalListener>();
   readonly wakeups = new Wakeups();
+  /** Records this process committed and the partitions' ends as far as known: reads it can answer skip the table. */
+  private readonly tail = new LocalTail();
+  /** Backend pids of the pool's connections: their NOTIFYs are this process's own commits, already handled. */
+  private readonly ownPids = new Set<number>();
   private closed = false;
   private dead: Error | undefined;
   readonly recordsChannel: string;
@@ -127,11 +138,19 @@ export class PostgresLog implements Log {
     this.listener = new pg.Client({ connectionString: options.url, application_name: this.applicationName });
     // An idle pooled connection that dies is as fatal as a failing query.
     this.pool.on("error", (err) => this.fail(err));
+    this.pool.on("connect", (c) => {
+      const pid = backendPid(c);
+      if (pid !== undefined) this.ownPids.add(pid);
+    });
+    this.pool.on("remove", (c) => {
+      const pid = backendPid(c);
+      if (pid !== undefined) this.ownPids.delete(pid);
+    });
     this.listener.on("error", (err) => this.fail(err));
     this.listener.on("end", () => {
       if (!this.closed) this.fail(new Error("the notification connection ended"));
     });
-    this.listener.on("notification", (n) => this.onNotification(n.channel, n.payload ?? ""));
+    this.listener.on("notification", (n) => this.onNotification(n.channel, n.payload ?? "", n.processId));
   }
 
   /** Connects, creates the schema's tables if needed and starts listening. */
@@ -205,10 +224,16 @@ export class PostgresLog implements Log {
     }
   }
 
-  private onNotification(channel: string, payload: string): void {
+  private onNotification(channel: string, payload: string, pid: number): void {
     if (channel === this.recordsChannel) {
+      // This process's own commits updated the tail and woke its consumers when commit_unit returned.
+      if (this.ownPids.has(pid)) return;
       const i = payload.lastIndexOf(":");
-      if (i > 0) this.wakeups.notify(payload.slice(0, i), Number(payload.slice(i + 1)));
+      if (i <= 0) return;
+      const topic = payload.slice(0, i);
+      const partition = Number(payload.slice(i + 1));
+      this.tail.grew(topic, partition);
+      this.wakeups.notify(topic, partition);
     } else if (channel === this.groupsChannel) {
       for (const m of this.members) if (m.group === payload) m.schedule();
     }
@@ -369,9 +394,10 @@ export class PostgresLog implements Log {
       const key = tpKey(r.topic, partition);
       const offset = bases.get(key) ?? 0n;
       bases.set(key, offset + 1n);
+      this.tail.committed({ topic: r.topic, partition, offset, key: r.key, value: r.value, headers: { ...r.headers }, timestamp: r.timestamp ?? now });
       return { topic: r.topic, partition, offset };
     });
-    // Local consumers need not wait for the NOTIFY round trip.
+    // Local consumers need not wait for the NOTIFY round trip (they ignore its echo).
     for (const row of rows) this.wakeups.notify(row.out_topic, row.out_partition);
     return results;
   }
@@ -380,12 +406,15 @@ export class PostgresLog implements Log {
 
   async readBatch(topic: string, partition: number, from: bigint, max: number): Promise<LogRecord[]> {
     this.check(topic, partition);
+    const served = this.tail.serve(topic, partition, from, max);
+    if (served !== undefined) return served;
+    const epoch = this.tail.readStarts(topic, partition);
     const r = await this.query<{ offset: string; key: string; value: Buffer; headers: Record<string, string>; ts: string }>({
       name: `${this.schema}.read`,
       text: `SELECT "offset", key, value, headers, ts FROM "${this.schema}".records WHERE topic = $1 AND partition = $2 AND "offset" >= $3 ORDER BY "offset" LIMIT $4`,
       values: [topic, partition, from.toString(), max],
     });
-    return r.rows.map((row) => ({
+    const got = r.rows.map((row) => ({
       topic,
       partition,
       offset: BigInt(row.offset),
@@ -394,6 +423,8 @@ export class PostgresLog implements Log {
       headers: row.headers,
       timestamp: Number(row.ts),
     }));
+    this.tail.read(topic, partition, from, got, max, epoch);
+    return got;
   }
 
   async *readPartition(topic: string, partition: number, from: bigint): AsyncIterable<LogRecord> {
@@ -542,6 +573,7 @@ export class PostgresLog implements Log {
           [t.name, p, cutoff],
         );
         purged += r.rowCount ?? 0;
+        if ((r.rowCount ?? 0) > 0) this.tail.purged(t.name, p);
       }
     }
     return purged;
