@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KafkaLog } from "../../topology/kafka/kafka-log.js";
+import type { Log } from "../../topology/log.js";
+import { ensureKafka, randomPrefix, severableSockets } from "../harness/kafka.js";
+import { logContract } from "./log.contract.js";
+
+const prefix = randomPrefix("log");
+const dirs: string[] = [];
+const severs = new Map<Log, () => void>();
+
+logContract("kafka", {
+  async open() {
+    const brokers = await ensureKafka();
+    const dir = mkdtempSync(join(tmpdir(), "lanner-kafka-"));
+    dirs.push(dir);
+    const sockets = severableSockets();
+    const log = await KafkaLog.open({
+      brokers: [brokers],
+      topicPrefix: prefix,
+      dataDir: dir,
+      sessionTimeoutMs: 3_000,
+      heartbeatIntervalMs: 300,
+      socketFactory: sockets.socketFactory,
+    });
+    severs.set(log, sockets.sever);
+    return log;
+  },
+  peers: true,
+  async crash(log: Log) {
+    // kill -9 as the broker sees it: every connection drops, nothing is said on the way out
+    const sever = severs.get(log);
+    if (sever === undefined) throw new Error("not a Kafka log of this suite");
+    sever();
+  },
+  async cleanup() {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  },
+});

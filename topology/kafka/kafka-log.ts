@@ -1,0 +1,511 @@
+/**
+ * The Log on Apache Kafka (kafkajs 2.2.4). Topic names get a prefix (`topicPrefix`); logical
+ * names are what callers see. Partitions are placed by our murmur2 partitioner
+ * (`partitionForKey`, identical to Kafka's Java client) and passed explicitly, so a record
+ * produced by an outside Kafka client with the same key lands on the same partition.
+ *
+ * - `append`: an idempotent (non-transactional) producer, acks=all.
+ * - `join`: one kafkajs consumer per member, read_committed, see `kafka-membership.ts` for the
+ *   transactions, fencing, rebalancing and backpressure.
+ * - `readPartition`, `endOffset`: a read-committed fetch outside any group; the end is the last
+ *   stable offset. Offsets written by commits are NOT dense: every transaction leaves a marker
+ *   that takes an offset (readers skip it).
+ * - `committed`: the group's offsets through the admin client.
+ * - State stores: a local classic-level copy in `<dataDir>/kafka-state` of a compacted changelog
+ *   topic per store, written inside each commit's transaction (`kafka-state-store.ts`).
+ * - `purge`: deletes records (`DeleteRecords`) older than their topic's `retentionMs` that every
+ *   group reading the topic committed, like the other backends. With `brokerRetention` the
+ *   topics also get Kafka's own `retention.ms`, and the broker then deletes old segments by age
+ *   whether or not a group consumed them — Kafka's usual semantics, for deployments that prefer
+ *   them; by default topics keep records until `purge` removes them.
+ */
+import { join } from "node:path";
+import { Kafka, logLevel, type Admin, type Consumer, type ISocketFactory, type Producer, type RecordMetadata } from "kafkajs";
+import { LannerError, describeError } from "../../common/errors.js";
+import { validateStoreName } from "../../stores/state-store.js";
+import { badPartitionError, closedError, groupPartitionsMismatchError, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
+import type { AppendResult, FatalListener, GroupMember, JoinOptions, Log, LogRecord, Membership, ProduceRecord, TopicSpec } from "../log.js";
+import { partitionForKey } from "../partitioner.js";
+import { coPartitionAssigner } from "./co-partition-assigner.js";
+import { KafkaMembership, headersOf, type MembershipHost } from "./kafka-membership.js";
+import { KafkaStateStore, LocalStores, type ChangelogRecord, type StoreHost } from "./kafka-state-store.js";
+import { PartitionReader, errorType } from "./partition-reader.js";
+
+export interface KafkaLogOptions {
+  /** Bootstrap servers, e.g. `["127.0.0.1:9092"]`. */
+  brokers: string[];
+  /** Prepended to every topic, group and transactional id (e.g. `prod.`); default none. */
+  topicPrefix?: string;
+  /** Where the local copies of the state stores live (`<dataDir>/kafka-state`). */
+  dataDir: string;
+  clientId?: string;
+  /** Replication factor of created topics; default 1 (a single broker). */
+  replicationFactor?: number;
+  /** A member silent for this long leaves its group (its partitions move); default 10 s. */
+  sessionTimeoutMs?: number;
+  /** default 1 s */
+  heartbeatIntervalMs?: number;
+  /** An open transaction of a dead member is aborted after this long at the latest; default 30 s. */
+  transactionTimeoutMs?: number;
+  /** Also set Kafka's `retention.ms` on topics with a retention (see the module comment); default false. */
+  brokerRetention?: boolean;
+  /** Connection factory (TLS, tests that cut connections); default kafkajs's plain sockets. */
+  socketFactory?: ISocketFactory;
+  /** Hears kafkajs's own log lines (warn and error); default silent. */
+  onClientLog?: (level: "error" | "warn", message: string, extra: Record<string, unknown>) => void;
+}
+
+interface TopicInfo {
+  partitions: number;
+  retentionMs?: number;
+}
+
+const STORE_TOPIC_BAD = /[^A-Za-z0-9._-]/g;
+
+export class KafkaLog implements Log, MembershipHost, StoreHost {
+  readonly backend = "kafka";
+  readonly prefix: string;
+  readonly heartbeatIntervalMs: number;
+  private readonly topics = new Map<string, TopicInfo>();
+  private readonly storeTopics = new Map<string, Promise<{ physical: string; partitions: number }>>();
+  private readonly stores = new Map<string, KafkaStateStore>();
+  private readonly members = new Set<KafkaMembership>();
+  /** Groups joined per topic by this log (they count for `purge` before their first commit). */
+  private readonly readers = new Map<string, Set<string>>();
+  private readonly epochs = new Map<number, number>();
+  private readonly owners = new Map<number, number>();
+  private readonly fatalListeners = new Set<FatalListener>();
+  private closed = false;
+  private halted: Error | undefined;
+
+  private constructor(
+    private readonly options: KafkaLogOptions,
+    private readonly kafka: Kafka,
+    private readonly admin: Admin,
+    private readonly producer: Producer,
+    private readonly reader: PartitionReader,
+    private readonly local: LocalStores,
+  ) {
+    this.prefix = options.topicPrefix ?? "";
+    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1_000;
+  }
+
+  private static client(o: KafkaLogOptions): Kafka {
+    return new Kafka({
+      clientId: o.clientId ?? "lanner",
+      brokers: o.brokers,
+      connectionTimeout: 3_000,
+      requestTimeout: 30_000,
+      retry: { initialRetryTime: 50, maxRetryTime: 2_000, retries: 8 },
+      ...(o.socketFactory ? { socketFactory: o.socketFactory } : {}),
+      logLevel: o.onClientLog ? logLevel.WARN : logLevel.NOTHING,
+      logCreator:
+        () =>
+        ({ level, log }) => {
+          const { message, ...extra } = log;
+          o.onClientLog?.(level === logLevel.ERROR ? "error" : "warn", String(message), extra);
+        },
+    });
+  }
+
+  /** Connects to the cluster; rejects with `KAFKA_UNAVAILABLE` when no broker answers. */
+  static async open(options: KafkaLogOptions): Promise<KafkaLog> {
+    if (options.brokers.length === 0) throw new LannerError("CONFIG_INVALID", "The kafka backend needs at least one broker (--kafka-brokers or kafka.brokers).");
+    const kafka = KafkaLog.client(options);
+    const admin = kafka.admin();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    try {
+      await admin.connect();
+      await producer.connect();
+    } catch (err) {
+      await admin.disconnect().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      throw new LannerError("KAFKA_UNAVAILABLE", `Cannot reach Kafka at ${options.brokers.join(",")}: ${describeError(err)}`, { retriable: true, cause: err });
+    }
+    const local = await LocalStores.open(join(options.dataDir, "kafka-state"));
+    return new KafkaLog(options, kafka, admin, producer, PartitionReader.open(kafka), local);
+  }
+
+  // ---- names ----------------------------------------------------------------------------------
+
+  physical(topic: string): string {
+    return `${this.prefix}${topic}`;
+  }
+
+  logical(physical: string): string | undefined {
+    return physical.startsWith(this.prefix) ? physical.slice(this.prefix.length) : undefined;
+  }
+
+  private info(topic: string): TopicInfo {
+    const i = this.topics.get(topic);
+    if (i === undefined) throw unknownTopicError(topic);
+    return i;
+  }
+
+  assertOpen(): void {
+    if (this.halted) throw new LannerError("KAFKA_CONNECTION_LOST", `The Kafka log stopped: ${this.halted.message}`, { retriable: true, cause: this.halted });
+    if (this.closed) throw closedError(this.backend);
+  }
+
+  // ---- topics ---------------------------------------------------------------------------------
+
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    this.assertOpen();
+    for (const s of specs) {
+      validateTopicName(s.name);
+      validateTopicName(this.physical(s.name));
+      if (!Number.isInteger(s.partitions) || s.partitions <= 0) {
+        throw new LannerError("TOPIC_PARTITIONS_INVALID", `Topic ${s.name} needs a positive whole number of partitions, not ${s.partitions}.`);
+      }
+    }
+    const existing = new Set(await this.admin.listTopics());
+    const missing = specs.filter((s) => !existing.has(this.physical(s.name)));
+    if (missing.length > 0) {
+      const unique = [...new Map(missing.map((s) => [s.name, s])).values()];
+      try {
+        await this.admin.createTopics({
+          waitForLeaders: true,
+          topics: unique.map((s) => ({
+            topic: this.physical(s.name),
+            numPartitions: s.partitions,
+            replicationFactor: this.options.replicationFactor ?? 1,
+            configEntries: [
+              { name: "retention.ms", value: this.options.brokerRetention === true && s.retentionMs !== undefined ? String(s.retentionMs) : "-1" },
+              { name: "max.message.bytes", value: String(16 * 1024 * 1024) },
+            ],
+          })),
+        });
+      } catch (err) {
+        // another process may have created some of them meanwhile: the metadata below decides
+        if (errorType(err) !== "TOPIC_ALREADY_EXISTS") throw err;
+      }
+    }
+    const md = await this.admin.fetchTopicMetadata({ topics: [...new Set(specs.map((s) => this.physical(s.name)))] });
+    const counts = new Map(md.topics.map((t) => [t.name, t.partitions.length]));
+    for (const s of specs) {
+      const n = counts.get(this.physical(s.name)) ?? 0;
+      if (n !== s.partitions) throw partitionsMismatchError(s.name, n, s.partitions);
+      this.topics.set(s.name, { partitions: n, ...(s.retentionMs !== undefined ? { retentionMs: s.retentionMs } : {}) });
+    }
+  }
+
+  partitionsOf(topic: string): number {
+    return this.info(topic).partitions;
+  }
+
+  prepare(r: { topic: string; key: string; partition?: number }): { physical: string; partition: number } {
+    const n = this.info(r.topic).partitions;
+    const partition = r.partition ?? partitionForKey(r.key, n);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= n) throw badPartitionError(r.topic, partition, n);
+    return { physical: this.physical(r.topic), partition };
+  }
+
+  message(r: ProduceRecord, partition: number): { key: Buffer; value: Buffer; partition: number; headers: Record<string, string>; timestamp?: string } {
+    return {
+      key: Buffer.from(r.key, "utf8"),
+      value: Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength),
+      partition,
+      headers: r.headers ?? {},
+      ...(r.timestamp !== undefined ? { timestamp: String(r.timestamp) } : {}),
+    };
+  }
+
+  results(input: Array<{ topic: string; partition: number }>, metadata: RecordMetadata[]): AppendResult[] {
+    const next = new Map<string, bigint>();
+    for (const m of metadata) {
+      if (m.baseOffset !== undefined) next.set(`${m.topicName}\u0000${m.partition}`, BigInt(m.baseOffset));
+    }
+    return input.map(({ topic, partition }) => {
+      const k = `${this.physical(topic)}\u0000${partition}`;
+      const offset = next.get(k);
+      if (offset === undefined) throw new LannerError("KAFKA_APPEND_FAILED", `Kafka returned no offset for ${topic}[${partition}].`, { retriable: true });
+      next.set(k, offset + 1n);
+      return { topic, partition, offset };
+    });
+  }
+
+  // ---- appends and reads ----------------------------------------------------------------------
+
+  async append(records: ProduceRecord[]): Promise<AppendResult[]> {
+    this.assertOpen();
+    if (records.length === 0) return [];
+    const prepared = records.map((r) => ({ r, ...this.prepare(r) }));
+    const byTopic = new Map<string, Array<ReturnType<KafkaLog["message"]>>>();
+    for (const p of prepared) {
+      const list = byTopic.get(p.physical) ?? [];
+      list.push(this.message(p.r, p.partition));
+      byTopic.set(p.physical, list);
+    }
+    let md: RecordMetadata[];
+    try {
+      md = await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    } catch (err) {
+      throw new LannerError("KAFKA_APPEND_FAILED", `Appending ${records.length} record(s) to Kafka failed: ${describeError(err)}`, { retriable: true, cause: err });
+    }
+    return this.results(
+      prepared.map((p) => ({ topic: p.r.topic, partition: p.partition })),
+      md,
+    );
+  }
+
+  async *readPartition(topic: string, partition: number, from: bigint): AsyncIterable<LogRecord> {
+    this.assertOpen();
+    const n = this.info(topic).partitions;
+    if (partition < 0 || partition >= n) throw badPartitionError(topic, partition, n);
+    for await (const m of this.reader.read(this.physical(topic), partition, from)) {
+      yield {
+        topic,
+        partition,
+        offset: m.offsetN,
+        key: m.key === null ? "" : m.key.toString("utf8"),
+        value: m.value === null ? new Uint8Array(0) : new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength),
+        headers: headersOf(m.headers),
+        timestamp: Number(m.timestamp),
+      };
+    }
+  }
+
+  async endOffset(topic: string, partition: number): Promise<bigint> {
+    this.assertOpen();
+    const n = this.info(topic).partitions;
+    if (partition < 0 || partition >= n) throw badPartitionError(topic, partition, n);
+    return this.reader.offset(this.physical(topic), partition, "latest");
+  }
+
+  async committed(group: string, topic: string, partition: number): Promise<bigint> {
+    this.assertOpen();
+    const res = await this.admin.fetchOffsets({ groupId: `${this.prefix}${group}`, topics: [this.physical(topic)] });
+    const p = res[0]?.partitions.find((x) => x.partition === partition);
+    const v = p === undefined ? -1n : BigInt(p.offset);
+    return v < 0n ? 0n : v;
+  }
+
+  // ---- groups ---------------------------------------------------------------------------------
+
+  async join(group: string, topics: string[], member: GroupMember, options?: JoinOptions): Promise<Membership> {
+    this.assertOpen();
+    const counts: Record<string, number> = {};
+    for (const t of topics) counts[t] = this.info(t).partitions;
+    if (new Set(Object.values(counts)).size > 1) throw groupPartitionsMismatchError(group, counts);
+    for (const t of topics) {
+      const set = this.readers.get(t) ?? new Set<string>();
+      set.add(group);
+      this.readers.set(t, set);
+    }
+    const m = new KafkaMembership(this, group, topics, member, options);
+    this.members.add(m);
+    try {
+      await m.start();
+    } catch (err) {
+      this.members.delete(m);
+      await m.shutdown();
+      throw new LannerError("KAFKA_JOIN_FAILED", `Joining group ${group} failed: ${describeError(err)}`, { retriable: true, cause: err });
+    }
+    return m;
+  }
+
+  newConsumer(groupId: string): Consumer {
+    const session = this.options.sessionTimeoutMs ?? 10_000;
+    return this.kafka.consumer({
+      groupId,
+      partitionAssigners: [coPartitionAssigner],
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      sessionTimeout: session,
+      rebalanceTimeout: Math.max(session, 10_000),
+      heartbeatInterval: this.heartbeatIntervalMs,
+      // a fetch waits at most this long for new records: the broker answers as soon as one arrives
+      maxWaitTimeInMs: 500,
+      retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 10 },
+    });
+  }
+
+  newTransactionalProducer(transactionalId: string): Producer {
+    return this.kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      transactionTimeout: this.options.transactionTimeoutMs ?? 30_000,
+      // CONCURRENT_TRANSACTIONS (the previous commit's markers still being written) clears in
+      // milliseconds: retry quickly instead of kafkajs's default 300 ms back-off
+      retry: { initialRetryTime: 10, maxRetryTime: 500, retries: 12 },
+    });
+  }
+
+  noteAssigned(partition: number): void {
+    this.owners.set(partition, (this.owners.get(partition) ?? 0) + 1);
+    this.epochs.set(partition, (this.epochs.get(partition) ?? 0) + 1);
+  }
+
+  noteReleased(partition: number): void {
+    const n = (this.owners.get(partition) ?? 0) - 1;
+    if (n > 0) this.owners.set(partition, n);
+    else this.owners.delete(partition);
+  }
+
+  fatal(err: Error): void {
+    if (this.closed || this.halted) return;
+    this.halted = err;
+    for (const l of this.fatalListeners) l(err);
+  }
+
+  // ---- state stores ---------------------------------------------------------------------------
+
+  stateStore(name: string, partition: number): KafkaStateStore {
+    validateStoreName(name);
+    const k = `${name}/${partition}`;
+    let s = this.stores.get(k);
+    if (s === undefined) {
+      s = new KafkaStateStore(this.local, this, name, partition);
+      this.stores.set(k, s);
+    }
+    return s;
+  }
+
+  stale(partition: number, syncedEpoch: number): boolean {
+    return !this.owners.has(partition) || syncedEpoch !== (this.epochs.get(partition) ?? 0);
+  }
+
+  epoch(partition: number): number {
+    return this.epochs.get(partition) ?? 0;
+  }
+
+  private storeTopicName(store: string): string {
+    const clean = store.replace(STORE_TOPIC_BAD, "_");
+    return `${this.prefix}__store.${clean === store ? clean : `${clean}.${Buffer.from(store, "utf8").toString("hex").slice(0, 16)}`}`;
+  }
+
+  /** The changelog topic of `store`, created or grown to hold partition `partition`. */
+  async ensureChangelog(store: string, partition: number): Promise<string> {
+    const physical = this.storeTopicName(store);
+    const want = Math.max(partition + 1, ...[...this.topics.values()].map((t) => t.partitions));
+    const prev = this.storeTopics.get(store);
+    const known = prev ? await prev.catch(() => undefined) : undefined;
+    if (known !== undefined && known.partitions > partition) return physical;
+    const next = (async () => {
+      const existing = (await this.admin.listTopics()).includes(physical);
+      if (!existing) {
+        try {
+          await this.admin.createTopics({
+            waitForLeaders: true,
+            topics: [
+              {
+                topic: physical,
+                numPartitions: want,
+                replicationFactor: this.options.replicationFactor ?? 1,
+                configEntries: [
+                  { name: "cleanup.policy", value: "compact" },
+                  { name: "max.message.bytes", value: String(16 * 1024 * 1024) },
+                ],
+              },
+            ],
+          });
+        } catch (err) {
+          if (errorType(err) !== "TOPIC_ALREADY_EXISTS") throw err;
+        }
+      }
+      const md = await this.admin.fetchTopicMetadata({ topics: [physical] });
+      let count = md.topics[0]?.partitions.length ?? 0;
+      if (count <= partition) {
+        await this.admin.createPartitions({ topicPartitions: [{ topic: physical, count: partition + 1 }] }).catch((err: unknown) => {
+          if (errorType(err) !== "INVALID_PARTITIONS") throw err;
+        });
+        count = partition + 1;
+      }
+      return { physical, partitions: count };
+    })();
+    this.storeTopics.set(store, next);
+    return (await next).physical;
+  }
+
+  async *readChangelog(store: string, partition: number, from: bigint): AsyncIterable<{ offset: bigint; key: string; value: Buffer | null }> {
+    const physical = this.storeTopicName(store);
+    const known = await this.storeTopics.get(store)?.catch(() => undefined);
+    if (known === undefined || known.partitions <= partition) {
+      const md = await this.admin.fetchTopicMetadata({ topics: [physical] }).catch(() => undefined);
+      const count = md?.topics[0]?.partitions.length ?? 0;
+      if (count <= partition) return;
+      this.storeTopics.set(store, Promise.resolve({ physical, partitions: count }));
+    }
+    for await (const m of this.reader.read(physical, partition, from)) {
+      yield { offset: m.offsetN, key: m.key === null ? "" : m.key.toString("utf8"), value: m.value };
+    }
+  }
+
+  async appendChangelog(store: string, partition: number, records: ChangelogRecord[]): Promise<{ first: bigint; last: bigint } | undefined> {
+    this.assertOpen();
+    if (records.length === 0) return undefined;
+    const topic = await this.ensureChangelog(store, partition);
+    const md = await this.producer.send({
+      topic,
+      acks: -1,
+      messages: records.map((r) => ({ key: Buffer.from(r.key, "utf8"), value: r.value, partition })),
+    });
+    const base = md.find((m) => m.partition === partition)?.baseOffset;
+    if (base === undefined) throw new LannerError("KAFKA_APPEND_FAILED", `Kafka returned no offset for the changelog of store ${store}.`, { retriable: true });
+    return { first: BigInt(base), last: BigInt(base) + BigInt(records.length - 1) };
+  }
+
+  // ---- retention ------------------------------------------------------------------------------
+
+  async purge(now: number = Date.now()): Promise<number> {
+    this.assertOpen();
+    let purged = 0;
+    const retained = [...this.topics].filter(([, i]) => i.retentionMs !== undefined);
+    if (retained.length === 0) return 0;
+    const groups = (await this.admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(this.prefix));
+    for (const [topic, info] of retained) {
+      const physical = this.physical(topic);
+      // the committed offset of every group that reads the topic, per partition
+      const floors: bigint[][] = [];
+      const joined = this.readers.get(topic) ?? new Set<string>();
+      for (const g of groups) {
+        const res = await this.admin.fetchOffsets({ groupId: g, topics: [physical] });
+        const parts = res[0]?.partitions ?? [];
+        const anyCommit = parts.some((p) => BigInt(p.offset) >= 0n);
+        if (!anyCommit && !joined.has(g.slice(this.prefix.length))) continue;
+        const row: bigint[] = [];
+        for (let p = 0; p < info.partitions; p++) {
+          const o = parts.find((x) => x.partition === p);
+          const v = o === undefined ? -1n : BigInt(o.offset);
+          row.push(v < 0n ? 0n : v);
+        }
+        floors.push(row);
+      }
+      for (const g of joined) {
+        if (!groups.includes(`${this.prefix}${g}`)) floors.push(new Array<bigint>(info.partitions).fill(0n));
+      }
+      const young = await this.admin.fetchTopicOffsetsByTimestamp(physical, now - (info.retentionMs ?? 0));
+      for (let p = 0; p < info.partitions; p++) {
+        const start = await this.reader.offset(physical, p, "earliest");
+        const end = await this.reader.offset(physical, p, "latest");
+        const y = young.find((x) => x.partition === p);
+        let target = y === undefined || BigInt(y.offset) < 0n ? end : BigInt(y.offset);
+        for (const row of floors) if (row[p] < target) target = row[p];
+        if (target <= start) continue;
+        await this.admin.deleteTopicRecords({ topic: physical, partitions: [{ partition: p, offset: String(target) }] });
+        purged += Number(target - start);
+      }
+    }
+    return purged;
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------
+
+  onFatal(listener: FatalListener): () => void {
+    this.fatalListeners.add(listener);
+    return () => this.fatalListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const m of this.members) await m.shutdown();
+    this.members.clear();
+    await this.producer.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+    await this.reader.close();
+    await this.local.close();
+  }
+}
