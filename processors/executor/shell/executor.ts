@@ -33,7 +33,7 @@ import {
   type LogLine, type RecordCodec,
 } from "./records.js";
 import {
-  STORE_NAME, concurrencyKey, doneKey, finalKey, fromBytes, liveKey, parseTimerKey, timerKey, toBytes,
+  LOST_PREFIX, STORE_NAME, concurrencyKey, doneKey, finalKey, fromBytes, liveKey, lostWorkerKey, parseTimerKey, timerKey, toBytes,
 } from "./state-keys.js";
 import { UnitOfWork } from "./unit-of-work.js";
 
@@ -60,6 +60,8 @@ export const DEFAULT_EXECUTOR_TOPICS: ExecutorTopics = {
 
 /** The consumer group of every executor instance. */
 export const EXECUTOR_GROUP = "executor";
+/** How long a partition remembers a lost worker: far longer than any result can lag behind its WorkerLost. */
+const FORGET_LOST_WORKERS_AFTER_MS = 24 * 3600_000;
 /** The store holding final states and done markers of ended executions (never scanned on restore). */
 export const DONE_STORE_NAME = "executor-done";
 
@@ -232,6 +234,8 @@ export class Executor {
         ps.executions.set(st.execution.id, st);
       } else if (key.startsWith("conc/")) {
         ps.concurrency.set(key.slice("conc/".length), fromBytes(value) as ReturnType<typeof reduceConcurrency>["state"]);
+      } else if (key.startsWith(LOST_PREFIX)) {
+        ps.lostWorkers.set(key.slice(LOST_PREFIX.length), Number(fromBytes(value)));
       } else {
         const t = parseTimerKey(key);
         if (t) ps.timers.add(t);
@@ -307,6 +311,19 @@ export class Executor {
             continue;
           }
           await this.applyInput(ps, uow, input, rec, now);
+          if (input.type === "WorkerResult" && input.result.kind === "started") {
+            // Sent before its worker was declared lost but read after the WorkerLost (the two input
+            // topics are read independently): nothing else would end this attempt, so it is
+            // resubmitted now. A Started sent after the declaration (a worker that was only cut off
+            // and came back) is a new start and is kept.
+            const { workerId } = input.result;
+            const lostAt = ps.lostWorkers.get(workerId);
+            if (lostAt !== undefined && rec.timestamp <= lostAt && ps.byWorker.get(workerId)?.has(input.executionId)) {
+              this.logger.warn({ partition: ps.partition, workerId, executionId: input.executionId }, "attempt started on a worker already lost: resubmitting it");
+              await this.applyInput(ps, uow, { type: "WorkerLost", executionId: input.executionId, workerId }, rec, now);
+              uow.lostWorkers.add(workerId);
+            }
+          }
           continue;
         }
         let cmd: ReturnType<typeof decodeCommand>;
@@ -324,6 +341,7 @@ export class Executor {
           if (ids.length > 0) this.logger.warn({ partition: ps.partition, workerId, executions: ids.length }, "worker lost: resubmitting its attempts");
           for (const executionId of ids) await this.applyInput(ps, uow, { type: "WorkerLost", executionId, workerId }, rec, now);
           uow.lostWorkers.add(workerId);
+          this.rememberLost(ps, uow, workerId, cmd.lost.at > 0 ? cmd.lost.at : rec.timestamp, now);
         }
       }
     });
@@ -614,12 +632,26 @@ export class Executor {
     this.scheduleFlush(ps);
   }
 
+  /** Remembers when a worker was declared lost, in the partition's store; forgets those lost long ago. */
+  private rememberLost(ps: PartitionState, uow: UnitOfWork, workerId: string, lostAt: number, now: number): void {
+    const at = Math.max(lostAt, ps.lostWorkers.get(workerId) ?? 0);
+    ps.lostWorkers.set(workerId, at);
+    uow.state.put(lostWorkerKey(workerId), toBytes(at));
+    for (const [w, at] of ps.lostWorkers) {
+      if (now - at > FORGET_LOST_WORKERS_AFTER_MS) {
+        ps.lostWorkers.delete(w);
+        uow.state.delete(lostWorkerKey(w));
+      }
+    }
+  }
+
   /** Throws away a partition's memory and restores it (after a failed commit). */
   private async reload(ps: PartitionState): Promise<void> {
     ps.executions.clear();
     ps.dirty.clear();
     ps.ended.clear();
     ps.byWorker.clear();
+    ps.lostWorkers.clear();
     ps.concurrency.clear();
     ps.timers.takeDue(Number.POSITIVE_INFINITY);
     await this.restore(ps);

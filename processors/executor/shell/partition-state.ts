@@ -35,6 +35,8 @@ export class PartitionState {
   readonly ended = new Map<string, number>();
   /** workerId → executionId → running attempts on that worker. */
   readonly byWorker = new Map<string, Map<string, number>>();
+  /** When each lost worker was declared lost (epoch ms), kept in the store: results it sent before may be read later. */
+  readonly lostWorkers = new Map<string, number>();
   readonly concurrency = new Map<string, ConcurrencyState>();
   readonly queue = new SerialQueue();
   readonly timers: TimerWheel;

@@ -8,6 +8,8 @@
  *   CreateExecution stays a no-op without loading anything.
  * - `timer/<at, 15 digits>/<executionId>/<timerId>`: the partition's timer index, in due order.
  * - `conc/<flowKey>`: the flow-concurrency reducer's state of a flow whose key hashes here.
+ * - `lost/<workerId>`: when liveness declared a worker lost (epoch ms): a Started result it sent
+ *   before that may be read after the WorkerLost, and its attempt is then resubmitted at once.
  */
 
 export const STORE_NAME = "executor";
@@ -16,9 +18,11 @@ export const liveKey = (executionId: string) => `live/${executionId}`;
 export const finalKey = (executionId: string) => `final/${executionId}`;
 export const doneKey = (executionId: string) => `done/${executionId}`;
 export const concurrencyKey = (flowKey: string) => `conc/${flowKey}`;
+export const lostWorkerKey = (workerId: string) => `lost/${workerId}`;
 
 export const LIVE_PREFIX = "live/";
 export const TIMER_PREFIX = "timer/";
+export const LOST_PREFIX = "lost/";
 
 /** Epoch ms padded so that the byte order of keys is the due order (15 digits reach year 33658). */
 export function timerKey(at: number, executionId: string, timerId: string): string {
