@@ -11,7 +11,8 @@ const ready = createTestSchema("log").then((s) => (db = s));
 
 async function openPg(): Promise<PostgresLog> {
   const s = await ready;
-  return PostgresLog.open({ url: s.url, schema: s.schema, applicationName: `lanner-test-${randomUUID().slice(0, 8)}` });
+  // A small pool: the suite keeps its logs open until the end, and the server is shared.
+  return PostgresLog.open({ url: s.url, schema: s.schema, applicationName: `lanner-test-${randomUUID().slice(0, 8)}`, poolSize: 3 });
 }
 
 logContract("postgres", {

@@ -576,6 +576,11 @@ export function logContract(name: string, factory: LogFactory): void {
         await waitFor(() => a.owned.size === 2 && b.owned.size === 2, "the processes split the partitions");
         await p1.append(Array.from({ length: 20 }, (_, i) => ({ topic: t, key: `k${i}`, value: enc(String(i)) })));
         await waitFor(() => a.records.length + b.records.length === 20, "all delivered once");
+        // A record is handed over before its commit: wait for the commits, then kill.
+        await waitFor(async () => {
+          for (let p = 0; p < 4; p++) if ((await p2.committed(g, t, p)) !== (await p2.endOffset(t, p))) return false;
+          return true;
+        }, "every delivered record committed");
         const aOwned = [...a.owned.values()];
         await crash(p1);
         await waitFor(() => b.owned.size === 4, "the survivor takes over the dead one's partitions");

@@ -694,15 +694,39 @@ class PgMember {
         `UPDATE "${this.s}".group_members SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND member = $2`,
         [this.group, this.id, this.leaseMs],
       );
-      await this.log.query(
-        `UPDATE "${this.s}".group_leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2`,
-        [this.group, this.id, this.leaseMs],
-      );
+      await this.extendLeases();
     } catch (err) {
       if (!this.log.halted()) this.impl.onError?.(err, { topic: this.topics[0] ?? "", partition: -1 });
     } finally {
       this.renewing = false;
     }
+  }
+
+  /**
+   * Extends every lease this member holds; resolves with their epochs. Rows are locked in
+   * partition order (as `commit_unit` does), so concurrent statements wait instead of deadlocking.
+   */
+  private async extendLeases(): Promise<Map<number, bigint>> {
+    const r = await this.log.query<{ partition: number; epoch: string }>(
+      `UPDATE "${this.s}".group_leases l SET expires_at = now() + $3 * interval '1 millisecond'
+       FROM (SELECT partition FROM "${this.s}".group_leases WHERE grp = $1 AND owner = $2 ORDER BY partition FOR UPDATE) k
+       WHERE l.grp = $1 AND l.partition = k.partition
+       RETURNING l.partition, l.epoch`,
+      [this.group, this.id, this.leaseMs],
+    );
+    return new Map(r.rows.map((row) => [row.partition, BigInt(row.epoch)]));
+  }
+
+  /** Frees the given leases (partition, epoch) if this member still holds them, in partition order. */
+  private async freeLeases(leases: Array<[number, bigint]>): Promise<void> {
+    await this.log.query(
+      `UPDATE "${this.s}".group_leases l SET owner = NULL, expires_at = NULL
+       FROM (SELECT partition FROM "${this.s}".group_leases
+             WHERE grp = $1 AND owner = $2 AND (partition, epoch) IN (SELECT * FROM unnest($3::int[], $4::bigint[]))
+             ORDER BY partition FOR UPDATE) k
+       WHERE l.grp = $1 AND l.partition = k.partition`,
+      [this.group, this.id, leases.map(([p]) => p), leases.map(([, e]) => e.toString())],
+    );
   }
 
   assignment(): TopicPartition[] {
@@ -740,11 +764,7 @@ class PgMember {
        ON CONFLICT (grp, member) DO UPDATE SET expires_at = EXCLUDED.expires_at`,
       [this.group, this.id, this.topics, interval],
     );
-    const mine = await this.log.query<{ partition: number; epoch: string }>(
-      `UPDATE "${s}".group_leases SET expires_at = now() + $3 * interval '1 millisecond' WHERE grp = $1 AND owner = $2 RETURNING partition, epoch`,
-      [this.group, this.id, interval],
-    );
-    const held = new Map(mine.rows.map((r) => [r.partition, BigInt(r.epoch)]));
+    const held = await this.extendLeases();
     const lost = [...this.owned.entries()].filter(([p, o]) => held.get(p) !== o.epoch);
     if (lost.length > 0) await this.revoke(lost, false);
     if (!this.active || this.log.halted()) return;
@@ -758,16 +778,18 @@ class PgMember {
     const i = members.indexOf(this.id);
     const target = new Set(i < 0 ? [] : rangeAssign(this.partitions, members.length)[i]);
 
-    // 3. Release what is no longer ours, so its new owner can claim it.
+    // 3. Release what is no longer ours, so its new owner can claim it — and leases this member
+    // holds without knowing (a release that failed half-way), which nobody else could claim.
     const extra = [...this.owned.entries()].filter(([p]) => !target.has(p));
-    if (extra.length > 0) {
-      await this.revoke(extra, true);
-      await this.log.announce(this.group);
-    }
+    const stray = [...held.keys()].filter((p) => !this.owned.has(p) && !target.has(p));
+    if (stray.length > 0) await this.freeLeases(stray.map((p) => [p, held.get(p) ?? 0n]));
+    if (extra.length > 0) await this.revoke(extra, true);
+    if (extra.length > 0 || stray.length > 0) await this.log.announce(this.group);
     if (!this.active || this.log.halted()) return;
 
     // 4. Claim our share where the lease is free, expired or already ours.
-    const wanted = [...target].filter((p) => !this.owned.has(p));
+    // Ascending, like every statement that locks several leases, so they never deadlock.
+    const wanted = [...target].filter((p) => !this.owned.has(p)).sort((a, b) => a - b);
     if (wanted.length === 0) return;
     const claimed = await this.log.query<{ partition: number; epoch: string }>(
       `INSERT INTO "${s}".group_leases AS l (grp, partition, owner, epoch, expires_at)
@@ -811,13 +833,7 @@ class PgMember {
     try {
       await this.impl.onRevoke(entries.flatMap(([, o]) => o.deliveries.map((d) => ({ ...d.tp }))));
     } finally {
-      if (free) {
-        await this.log.query(
-          `UPDATE "${this.s}".group_leases SET owner = NULL, expires_at = NULL
-           WHERE grp = $1 AND owner = $2 AND (partition, epoch) IN (SELECT * FROM unnest($3::int[], $4::bigint[]))`,
-          [this.group, this.id, entries.map(([p]) => p), entries.map(([, o]) => o.epoch.toString())],
-        );
-      }
+      if (free) await this.freeLeases(entries.map(([p, o]) => [p, o.epoch]));
     }
   }
 
@@ -880,7 +896,12 @@ class PgMember {
   /** Frees this member's leases and member row (on close), without callbacks. */
   async release(): Promise<void> {
     await Promise.allSettled([...this.pending]);
-    await this.log.query(`UPDATE "${this.s}".group_leases SET owner = NULL, expires_at = NULL WHERE grp = $1 AND owner = $2`, [this.group, this.id]);
+    await this.log.query(
+      `UPDATE "${this.s}".group_leases l SET owner = NULL, expires_at = NULL
+       FROM (SELECT partition FROM "${this.s}".group_leases WHERE grp = $1 AND owner = $2 ORDER BY partition FOR UPDATE) k
+       WHERE l.grp = $1 AND l.partition = k.partition`,
+      [this.group, this.id],
+    );
     await this.log.query(`DELETE FROM "${this.s}".group_members WHERE grp = $1 AND member = $2`, [this.group, this.id]);
     if (this.ephemeral) await this.log.forgetGroups([this.group]);
     await this.log.announce(this.group);

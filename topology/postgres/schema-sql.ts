@@ -9,6 +9,18 @@
 /** Schema names are identifiers we splice into SQL: keep them plain. */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,39}$/;
 
+/**
+ * Adds a column to a table of an older layout. Checked first: ALTER TABLE locks the table even
+ * when the column exists, and would stall running processes' commits at every start.
+ */
+function addColumn(s: string, table: string, column: string, type: string): string {
+  return `DO $add$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '${s}' AND table_name = '${table}' AND column_name = '${column}') THEN
+    ALTER TABLE "${s}".${table} ADD COLUMN ${column} ${type};
+  END IF;
+END $add$;`;
+}
+
 export function schemaSql(s: string): string {
   return `
 CREATE SCHEMA IF NOT EXISTS "${s}";
@@ -41,15 +53,15 @@ CREATE TABLE IF NOT EXISTS "${s}".group_offsets (
   PRIMARY KEY (grp, topic, partition)
 );
 -- When the offset was last committed: a group idle longer than the expiry is forgotten.
-ALTER TABLE "${s}".group_offsets ADD COLUMN IF NOT EXISTS committed_at timestamptz NOT NULL DEFAULT now();
+${addColumn(s, "group_offsets", "committed_at", "timestamptz NOT NULL DEFAULT now()")}
 CREATE TABLE IF NOT EXISTS "${s}".group_topics (
   grp text NOT NULL,
   topic text NOT NULL,
   PRIMARY KEY (grp, topic)
 );
 -- Ephemeral groups never hold back retention; joined_at counts as activity for expiry.
-ALTER TABLE "${s}".group_topics ADD COLUMN IF NOT EXISTS ephemeral boolean NOT NULL DEFAULT false;
-ALTER TABLE "${s}".group_topics ADD COLUMN IF NOT EXISTS joined_at timestamptz NOT NULL DEFAULT now();
+${addColumn(s, "group_topics", "ephemeral", "boolean NOT NULL DEFAULT false")}
+${addColumn(s, "group_topics", "joined_at", "timestamptz NOT NULL DEFAULT now()")}
 CREATE TABLE IF NOT EXISTS "${s}".group_members (
   grp text NOT NULL,
   member text NOT NULL,
