@@ -26,6 +26,7 @@ interface SysFlags {
   elasticsearchUrl?: string;
   elasticsearchPrefix?: string;
   config?: string;
+  partitions?: string;
 }
 
 /** The kinds named by `--type`. */
@@ -39,7 +40,7 @@ async function runReindex(flags: SysFlags): Promise<number> {
   const config = loadConfig({
     ...(flags.config ? { file: flags.config } : {}),
     overrides: [
-      [["backend"], flags.backend], [["dataDir"], flags.dataDir], [["postgres", "url"], flags.postgresUrl], [["postgres", "schema"], flags.postgresSchema],
+      [["backend"], flags.backend], [["dataDir"], flags.dataDir], [["partitions"], flags.partitions], [["postgres", "url"], flags.postgresUrl], [["postgres", "schema"], flags.postgresSchema],
       [["repository"], flags.repository], [["elasticsearch", "url"], flags.elasticsearchUrl], [["elasticsearch", "prefix"], flags.elasticsearchPrefix],
     ],
   });
@@ -75,6 +76,7 @@ export function registerSysCommands(program: Command, setExit: (code: number) =>
     .addOption(new Option("--type <kind>", "what to rebuild").choices([...INDEXED_KINDS, "all"]).default("all"))
     .addOption(new Option("--backend <name>", "log backend").choices(["embedded", "postgres"]))
     .option("--data-dir <dir>", "data directory (embedded backend); default ./.lanner")
+    .option("--partitions <n>", "partitions of the execution topics, as the servers were started with; default 8")
     .option("--postgres-url <url>", "Postgres connection URL (backend postgres)")
     .option("--postgres-schema <name>", "Postgres schema of Lanner's tables; default lanner")
     .addOption(new Option("--repository <kind>", "where the read side lives").choices(["sql", "elasticsearch"]))
