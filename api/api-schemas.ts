@@ -1,15 +1,17 @@
 /**
  * The zod schemas of the API's parameters and bodies: one source for request validation, the
- * TypeScript types and the OpenAPI document. Flow ids and namespaces follow `schemas/primitives`.
+ * TypeScript types and the OpenAPI document. Flow ids and namespaces use the flow model's own
+ * patterns (`schemas/primitives`), so the API accepts exactly what a flow may declare.
  */
 import { z } from "zod";
 import { STATES } from "../processors/executor/model.js";
 import { LOG_LEVELS } from "../projections/repository.js";
+import { FLOW_ID_RE, NAMESPACE_RE } from "../schemas/primitives.js";
 
 /** Execution ids: 22-character base62 for ours, any id of letters, digits, `.`, `_` and `-` up to 100. */
 export const ExecutionIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "an execution id");
-export const NamespaceSchema = z.string().max(150).regex(/^[a-z0-9][a-z0-9._-]*$/, "a namespace (lower-case letters, digits, ., _ and -)");
-export const FlowIdSchema = z.string().max(100).regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]*$/, "a flow id");
+export const NamespaceSchema = z.string().max(150).regex(NAMESPACE_RE, "a namespace (lower-case letters, digits, ., _ and -)");
+export const FlowIdSchema = z.string().max(100).regex(FLOW_ID_RE, "a flow id");
 export const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, "a tenant id (lower-case letters, digits, - and _)");
 export const TaskRunIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/, "a task run id");
 

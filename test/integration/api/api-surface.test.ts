@@ -8,6 +8,7 @@ import fc from "fast-check";
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiFixture } from "./api-fixture.js";
+import { readSse } from "./sse-client.js";
 
 const A = `id: first
 namespace: company.team
@@ -174,6 +175,25 @@ describe("API surface", () => {
       }
       expect(doc.paths["/api/v1/executions/search"].get).toMatchObject({ parameters: expect.arrayContaining([expect.objectContaining({ name: "state", in: "query" })]) });
       expect((await inject("GET", "/api/docs")).status).toBeLessThan(400);
+    });
+  });
+
+  describe("live follow without an in-process indexer", () => {
+    it("follows a new execution to its end on the bounded re-check, and its log lines", async () => {
+      const created = await inject("POST", "/api/v1/executions/company.team/first", "{}");
+      const id = (created.body as { id: string }).id;
+      const following = readSse(`${f.url}/api/v1/executions/${id}/follow`, () => false);
+      const logs = readSse(`${f.url}/api/v1/logs/${id}/follow`, () => false);
+      await f.play(await f.nextCommand());
+      const messages = await following;
+      expect(messages.at(-1)?.event).toBe("end");
+      const states = messages.filter((m) => m.event === "message").map((m) => (JSON.parse(m.data) as { state: { current: string } }).state.current);
+      // Whether it starts from CREATED or from a later state depends on when the stream opened; it ends at the end.
+      expect(states.at(-1)).toBe("SUCCESS");
+      expect(states.filter((st) => st === "SUCCESS")).toHaveLength(1);
+      expect((await logs).at(-1)?.event).toBe("end");
+      expect((await inject("GET", `/api/v1/executions/${id}/follow`, undefined)).status).toBe(200);
+      expect((await app.inject({ method: "GET", url: `/api/v1/executions/${id}/follow`, headers: { "last-event-id": "yesterday" } })).statusCode).toBe(400);
     });
   });
 
