@@ -16,7 +16,9 @@ const END = "<!-- results:end -->";
 const obj = (v: unknown): Json => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const numOr = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
-const show = (v: unknown, unit = ""): string => (typeof v === "number" ? `${v}${unit}` : v === null || v === undefined ? "–" : String(v));
+/** Three significant figures at most (a table of timings on a shared machine has no more). */
+const sig = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.abs(x) >= 10 ? Math.round(x * 10) / 10 : Math.round(x * 100) / 100);
+const show = (v: unknown, unit = ""): string => (typeof v === "number" ? `${sig(v).toLocaleString("en-US")}${unit}` : v === null || v === undefined ? "–" : String(v));
 
 function loadResults(dir: string): Map<string, Json> {
   const out = new Map<string, Json>();
@@ -93,7 +95,7 @@ function overheadSvg(bars: Array<{ system: string; ms: number }>): string {
     parts.push(
       `<text x="${L - 8}" y="${yy + 15}" text-anchor="end">${esc(b.system)}</text>`,
       `<rect x="${L}" y="${yy + 4}" width="${w.toFixed(1)}" height="16" fill="${COLORS[i % COLORS.length]}"/>`,
-      `<text x="${L + w + 6}" y="${yy + 16}">${b.ms} ms</text>`,
+      `<text x="${L + w + 6}" y="${yy + 16}">${sig(b.ms)} ms</text>`,
     );
   });
   parts.push("</svg>");
@@ -102,7 +104,7 @@ function overheadSvg(bars: Array<{ system: string; ms: number }>): string {
 
 function renderSection(results: Map<string, Json>): { markdown: string; latency: string; overhead: string } {
   const md: string[] = [BEGIN, "", "## Results (rendered by `npm run bench:report` from `bench/results/`)", ""];
-  const peers = results.get("peers-all");
+  const peers = results.get("peers-all") ?? results.get("peers-all-quick");
   // Peers first: the figures that count are the same-run ratios.
   const systems = arr(peers?.systems).map(obj);
   if (peers && systems.length) {

@@ -73,11 +73,14 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
-/** Writes `bench/results/<workload>-<backend>.json` and returns its path. */
+/**
+ * Writes `bench/results/<workload>-<backend>.json` (`…-quick.json` for a `--quick` run, so a smoke
+ * run never replaces the figures of a full one) and returns its path.
+ */
 export function writeResult(workload: string, backend: string, body: Record<string, unknown>): string {
   const dir = join(BENCH_DIR, "results");
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${workload}-${backend}.json`);
+  const file = join(dir, `${workload}-${backend}${process.argv.includes("--quick") ? "-quick" : ""}.json`);
   const doc = { workload, backend, at: new Date().toISOString(), command: `npm run bench -- ${process.argv.slice(2).join(" ")}`, machine: machineFacts(), ...body };
   writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
   return file;
