@@ -59,6 +59,3 @@ export function groupPartitionsMismatchError(group: string, counts: Record<strin
     { details: { group, counts } },
   );
 }
-
-/** Default of `groupExpiryMs`: a group with no live member and no commit for a day is forgotten (Kafka's offsets.retention). */
-export const DEFAULT_GROUP_EXPIRY_MS = 24 * 60 * 60 * 1000;

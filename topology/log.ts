@@ -113,6 +113,13 @@ export interface JoinOptions {
    * (records it has not read may be purged). Default false.
    */
   ephemeral?: boolean;
+  /**
+   * Embedded only (other backends ignore it): also deliver records of units submitted to the
+   * writer but not yet written. For members whose only effects are commits to this same log —
+   * written after what they read, so never durable without it — or retried side effects (a
+   * task's attempt). Never for members that write elsewhere (projections). Default false.
+   */
+  readPending?: boolean;
 }
 
 export interface Membership {
@@ -131,6 +138,9 @@ export interface Membership {
   /** Leaves the group: waits for in-flight batches, revokes its partitions, frees them for others. */
   leave(): Promise<void>;
 }
+
+/** Default of the backends' `groupExpiryMs`: a group with no live member and no commit for a day is forgotten (Kafka's offsets.retention). */
+export const DEFAULT_GROUP_EXPIRY_MS = 24 * 60 * 60 * 1000;
 
 /** A fatal log failure (lost database connection…): the process should exit; a supervisor restarts it. */
 export type FatalListener = (err: Error) => void;

@@ -5,7 +5,7 @@
 import { MemoryStateStore } from "../../stores/memory-state-store.js";
 import type { StateBatch, StateStore } from "../../stores/state-store.js";
 import { validateStoreName } from "../../stores/state-store.js";
-import { closedError, DEFAULT_GROUP_EXPIRY_MS, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
+import { closedError, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
 import { LocalGroups, tpKey, type LocalBackend } from "../local/local-groups.js";
 import type {
   AppendResult,
@@ -19,6 +19,7 @@ import type {
   ProduceRecord,
   TopicSpec,
 } from "../log.js";
+import { DEFAULT_GROUP_EXPIRY_MS } from "../log.js";
 import { checkOffset, checkPartition, checkpointOf, resolvePartition } from "../produce.js";
 
 interface PartitionData {

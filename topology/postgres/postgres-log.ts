@@ -24,7 +24,6 @@ import { validateStoreName } from "../../stores/state-store.js";
 import { newDelivery, rangeAssign, startDelivery, stopDelivery, tpKey, Wakeups, type Delivery, type DeliverySource } from "../delivery.js";
 import {
   closedError,
-  DEFAULT_GROUP_EXPIRY_MS,
   fencedError,
   groupPartitionsMismatchError,
   partitionsMismatchError,
@@ -45,6 +44,7 @@ import type {
   TopicPartition,
   TopicSpec,
 } from "../log.js";
+import { DEFAULT_GROUP_EXPIRY_MS } from "../log.js";
 import { checkOffset, checkPartition, resolvePartition, stateList } from "../produce.js";
 import { LocalTail } from "./local-tail.js";
 import { SCHEMA_NAME, schemaSql } from "./schema-sql.js";
