@@ -50,6 +50,9 @@ export interface SqlRepositoryOptions {
   ownsClient?: boolean;
 }
 
+/** The columns a log entry is read from (not the stored `tsv`). */
+const LOG_COLUMNS = "id, execution_id, tenant_id, namespace, flow_id, task_run_id, task_id, attempt, level, message, ts, worker_id";
+
 // Keeps every statement well under Postgres's 65,535 bind parameters.
 const ROWS_PER_STATEMENT = 400;
 
@@ -420,7 +423,7 @@ export class SqlRepository implements Repository, Reindexable {
       params.push(levelRank(q.minLevel));
       where += ` AND level_rank >= $${params.length}`;
     }
-    const r = await this.client.query(`SELECT * FROM ${this.s}.repo_logs WHERE ${where} ORDER BY ts, seq`, params);
+    const r = await this.client.query(`SELECT ${LOG_COLUMNS} FROM ${this.s}.repo_logs WHERE ${where} ORDER BY ts, seq`, params);
     return r.rows.map(toLogEntry);
   }
 
@@ -440,8 +443,8 @@ export class SqlRepository implements Repository, Reindexable {
     if (r.minRank !== undefined) where.push(`level_rank >= ${p(r.minRank)}`);
     if (r.from !== undefined) where.push(`ts >= ${p(r.from)}::timestamptz`);
     if (r.to !== undefined) where.push(`ts < ${p(r.to)}::timestamptz`);
-    // The expression matches the GIN index repo_logs_fts.
-    if (r.text !== undefined) where.push(`to_tsvector('simple', message) @@ plainto_tsquery('simple', ${p(r.text)})`);
+    // `tsv` is the stored to_tsvector('simple', message), GIN-indexed (repo_logs_tsv).
+    if (r.text !== undefined) where.push(`tsv @@ plainto_tsquery('simple', ${p(r.text)})`);
     const cond = where.length ? `WHERE ${where.join(" AND ")}` : "";
     const count = await this.client.query(`SELECT count(*) AS n FROM ${this.s}.repo_logs ${cond}`, [...params]);
     const pageWhere = [...where];
@@ -451,7 +454,7 @@ export class SqlRepository implements Repository, Reindexable {
     }
     const dir = r.order === "asc" ? "ASC" : "DESC";
     const rows = await this.client.query(
-      `SELECT * FROM ${this.s}.repo_logs ${pageWhere.length ? `WHERE ${pageWhere.join(" AND ")}` : ""}
+      `SELECT ${LOG_COLUMNS} FROM ${this.s}.repo_logs ${pageWhere.length ? `WHERE ${pageWhere.join(" AND ")}` : ""}
        ORDER BY ts ${dir}, id COLLATE "C" ${dir} LIMIT ${r.size}`,
       params,
     );
