@@ -113,13 +113,6 @@ export interface JoinOptions {
    * (records it has not read may be purged). Default false.
    */
   ephemeral?: boolean;
-  /**
-   * Embedded only (other backends ignore it): also deliver records of units submitted to the
-   * writer but not yet written. For members whose only effects are commits to this same log —
-   * written after what they read, so never durable without it — or retried side effects (a
-   * task's attempt). Never for members that write elsewhere (projections). Default false.
-   */
-  readPending?: boolean;
 }
 
 export interface Membership {

@@ -5,10 +5,6 @@
  * appended, offsets committed, state written — is ONE atomic `db.batch()`. Writes go through a
  * single ordered writer that groups concurrent commits into one batch (group commit); records
  * become visible to consumers once their batch is written, and consumers are woken in-process.
- * Members that join with `readPending` (executor, workers) see records as soon as their unit is
- * submitted: whatever they commit is submitted later, so it is written in the same batch or a
- * later one and can never be durable without what it read; a chain of units then needs about one
- * synced write per step instead of two.
  *
  * One process owns the directory: LevelDB's lock file makes a second opener fail with
  * `DATA_DIR_LOCKED`.
@@ -108,7 +104,7 @@ interface TopicState {
   assigned: bigint[];
   /** End of the written (visible) records, per partition. */
   visible: bigint[];
-  /** The most recent records of each partition, written or submitted (served without a read); it may end past `visible`. */
+  /** The most recently written records of each partition, ending at `visible` (served without a read). */
   tail: LogRecord[][];
 }
 
@@ -322,6 +318,10 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
     const after = () => {
       for (const e of ends.values()) {
         const t = this.topics.get(e.topic)!;
+        // Batches are written in submission order, so these records follow the tail directly.
+        const tail = t.tail[e.partition];
+        tail.push(...e.records);
+        if (tail.length > this.tailRecords) tail.splice(0, tail.length - this.tailRecords);
         if (e.end > t.visible[e.partition]) t.visible[e.partition] = e.end;
       }
       if (group !== undefined && c.offsets.length > 0) {
@@ -330,30 +330,20 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
       }
       for (const e of ends.values()) this.groups.notify(e.topic, e.partition);
     };
-    const written = this.submit(ops, after).then(() => results);
-    for (const e of ends.values()) {
-      const t = this.topics.get(e.topic)!;
-      // Offsets are assigned in submission order, so these records follow the tail directly.
-      const tail = t.tail[e.partition];
-      tail.push(...e.records);
-      if (tail.length > this.tailRecords) tail.splice(0, tail.length - this.tailRecords);
-      this.groups.notifySubmitted(e.topic, e.partition);
-    }
-    return written;
+    return this.submit(ops, after).then(() => results);
   }
 
   // ---- reads --------------------------------------------------------------------------------
 
-  async readBatch(topic: string, partition: number, from: bigint, max: number, pending = false): Promise<LogRecord[]> {
+  async readBatch(topic: string, partition: number, from: bigint, max: number): Promise<LogRecord[]> {
     const t = this.topic(topic, partition);
-    const tail = t.tail[partition];
-    const end = pending && tail.length > 0 ? tail[tail.length - 1].offset + 1n : t.visible[partition];
+    const end = t.visible[partition];
     if (from >= end) return [];
+    const tail = t.tail[partition];
     if (tail.length > 0 && from >= tail[0].offset) {
       const i = Number(from - tail[0].offset);
-      return tail.slice(i, Math.min(i + max, Number(end - tail[0].offset)));
+      return tail.slice(i, i + max);
     }
-    // Older than the tail: from the table, written records only (pending ones are all in the tail unless it was trimmed).
     const rows = await this.db.iterator({ gte: recKey(topic, partition, from), lt: recKey(topic, partition, end), limit: max }).all();
     const prefixLength = recPrefix(topic, partition).length;
     return rows.map(([k, v]) => {
