@@ -34,6 +34,19 @@ for (const [id, us] of selfUs) {
   const key = `${n.callFrame.functionName || "(anonymous)"} ${where}`.trim();
   frames.set(key, (frames.get(key) ?? 0) + us);
 }
+// Self time per component: an npm package, a folder of this repository, or the runtime itself.
+const components = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const n = byId.get(id);
+  if (!n) continue;
+  const url = n.callFrame.url;
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+  const own = /\/main\/([^/]+)\//.exec(url)?.[1];
+  const key = pkg ? `npm:${pkg}` : own ? `lanner:${own}` : url.startsWith("node:") ? "node internals" : url.startsWith("wasm:") ? "wasm (PGlite)" : n.callFrame.functionName.startsWith("(") ? n.callFrame.functionName : "native / other";
+  components.set(key, (components.get(key) ?? 0) + us);
+}
 const pct = (us: number) => `${((us / total) * 100).toFixed(1)} %`;
 process.stdout.write(`profile ${file}: ${(total / 1e6).toFixed(2)} s of samples\n`);
 for (const [k, us] of [...frames].sort((a, b) => b[1] - a[1]).slice(0, Number(topArg ?? 25))) process.stdout.write(`${pct(us).padStart(8)}  ${k}\n`);
+process.stdout.write("by component (self time):\n");
+for (const [k, us] of [...components].sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`${pct(us).padStart(8)}  ${k}\n`);
