@@ -64,9 +64,10 @@ export function repositoryContract(name: string, factory: RepositoryFactory): vo
     let repo: Repository;
     const tenant = () => `t${randomUUID().slice(0, 8)}`;
 
+    // A first run may fetch and start a server (Elasticsearch from Maven Central): a generous bound.
     beforeAll(async () => {
       repo = await factory.open();
-    });
+    }, 600_000);
     afterAll(async () => {
       await repo.close();
       await factory.cleanup?.();

@@ -113,5 +113,5 @@ describe("reindex", () => {
     const after = await repo.indicesOf("executions");
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(before[0]);
-  }, 120_000);
+  }, 600_000);
 });
