@@ -28,6 +28,7 @@ logContract("kafka", {
     return log;
   },
   peers: true,
+  commitMarkers: true,
   async crash(log: Log) {
     // kill -9 as the broker sees it: every connection drops, nothing is said on the way out
     const sever = severs.get(log);

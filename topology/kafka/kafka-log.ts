@@ -24,7 +24,7 @@ import { Kafka, logLevel, type Admin, type Consumer, type ISocketFactory, type P
 import { LannerError, describeError } from "../../common/errors.js";
 import { validateStoreName } from "../../stores/state-store.js";
 import { badPartitionError, closedError, groupPartitionsMismatchError, partitionsMismatchError, unknownTopicError, validateTopicName } from "../errors.js";
-import type { AppendResult, FatalListener, GroupMember, JoinOptions, Log, LogRecord, Membership, ProduceRecord, TopicSpec } from "../log.js";
+import { DEFAULT_GROUP_EXPIRY_MS, type AppendResult, type FatalListener, type GroupMember, type JoinOptions, type Log, type LogRecord, type Membership, type ProduceRecord, type TopicSpec } from "../log.js";
 import { partitionForKey } from "../partitioner.js";
 import { coPartitionAssigner } from "./co-partition-assigner.js";
 import { KafkaMembership, headersOf, type MembershipHost } from "./kafka-membership.js";
@@ -51,6 +51,8 @@ export interface KafkaLogOptions {
   brokerRetention?: boolean;
   /** Connection factory (TLS, tests that cut connections); default kafkajs's plain sockets. */
   socketFactory?: ISocketFactory;
+  /** A group with no live member and no join or commit for this long is forgotten by `purge`; default one day. */
+  groupExpiryMs?: number;
   /** Hears kafkajs's own log lines (warn and error); default silent. */
   onClientLog?: (level: "error" | "warn", message: string, extra: Record<string, unknown>) => void;
 }
@@ -72,6 +74,15 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
   private readonly members = new Set<KafkaMembership>();
   /** Groups joined per topic by this log (they count for `purge` before their first commit). */
   private readonly readers = new Map<string, Set<string>>();
+  /** The topics (and partition counts) each group joined here reads. */
+  private readonly groupTopics = new Map<string, Map<string, number>>();
+  private readonly ephemeral = new Set<string>();
+  /** Live members per group in this process. */
+  private readonly live = new Map<string, number>();
+  /** Last join, commit or leave per group seen by this process (for group expiry). */
+  private readonly activity = new Map<string, number>();
+  /** Offsets this process committed that the broker may not show yet (see `noteCommitted`). */
+  private readonly pendingOffsets = new Map<string, bigint>();
   private readonly epochs = new Map<number, number>();
   private readonly owners = new Map<number, number>();
   private readonly fatalListeners = new Set<FatalListener>();
@@ -274,24 +285,63 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
 
   async committed(group: string, topic: string, partition: number): Promise<bigint> {
     this.assertOpen();
+    const key = offsetKey(group, topic, partition);
+    const mine = this.pendingOffsets.get(key);
+    // Bounded: the transaction's marker reaches the offsets topic within milliseconds.
+    for (let i = 0; ; i++) {
+      const v = await this.brokerCommitted(group, topic, partition);
+      if (mine === undefined) return v;
+      if (v === mine || i >= 100) {
+        if (this.pendingOffsets.get(key) === mine) this.pendingOffsets.delete(key);
+        return mine;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private async brokerCommitted(group: string, topic: string, partition: number): Promise<bigint> {
     const res = await this.admin.fetchOffsets({ groupId: `${this.prefix}${group}`, topics: [this.physical(topic)] });
     const p = res[0]?.partitions.find((x) => x.partition === partition);
     const v = p === undefined ? -1n : BigInt(p.offset);
     return v < 0n ? 0n : v;
   }
 
+  /**
+   * Offsets committed by a transaction become visible to OffsetFetch only once the transaction's
+   * marker reached the offsets topic, a moment after the commit resolved (kafkajs cannot ask for
+   * stable offsets). This process remembers what it committed, so it reads its own commits.
+   */
+  noteCommitted(group: string, offsets: Array<{ topic: string; partition: number; next: bigint }>): void {
+    for (const o of offsets) this.pendingOffsets.set(offsetKey(group, o.topic, o.partition), o.next);
+  }
+
+  /** After the partition's producer was initialised, the broker's offsets are final: forget ours. */
+  settleCommitted(group: string, topic: string, partition: number): void {
+    this.pendingOffsets.delete(offsetKey(group, topic, partition));
+  }
+
+  private forgetGroup(group: string): void {
+    for (const k of [...this.pendingOffsets.keys()]) if (k.startsWith(`${group}\u0000`)) this.pendingOffsets.delete(k);
+  }
+
   // ---- groups ---------------------------------------------------------------------------------
 
   async join(group: string, topics: string[], member: GroupMember, options?: JoinOptions): Promise<Membership> {
     this.assertOpen();
-    const counts: Record<string, number> = {};
+    const counts: Record<string, number> = Object.fromEntries(this.groupTopics.get(group) ?? []);
     for (const t of topics) counts[t] = this.info(t).partitions;
     if (new Set(Object.values(counts)).size > 1) throw groupPartitionsMismatchError(group, counts);
-    for (const t of topics) {
-      const set = this.readers.get(t) ?? new Set<string>();
-      set.add(group);
-      this.readers.set(t, set);
+    this.groupTopics.set(group, new Map(Object.entries(counts)));
+    if (options?.ephemeral === true) this.ephemeral.add(group);
+    else {
+      for (const t of topics) {
+        const set = this.readers.get(t) ?? new Set<string>();
+        set.add(group);
+        this.readers.set(t, set);
+      }
     }
+    this.touched(group);
+    this.live.set(group, (this.live.get(group) ?? 0) + 1);
     const m = new KafkaMembership(this, group, topics, member, options);
     this.members.add(m);
     try {
@@ -299,6 +349,7 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
     } catch (err) {
       this.members.delete(m);
       await m.shutdown();
+      await this.memberLeft(group);
       throw new LannerError("KAFKA_JOIN_FAILED", `Joining group ${group} failed: ${describeError(err)}`, { retriable: true, cause: err });
     }
     return m;
@@ -342,6 +393,35 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
     const n = (this.owners.get(partition) ?? 0) - 1;
     if (n > 0) this.owners.set(partition, n);
     else this.owners.delete(partition);
+  }
+
+  touched(group: string): void {
+    this.activity.set(group, Date.now());
+  }
+
+  /** A member of `group` left: an ephemeral group's offsets go with its last member. */
+  async memberLeft(group: string): Promise<void> {
+    this.touched(group);
+    const n = (this.live.get(group) ?? 1) - 1;
+    if (n > 0) {
+      this.live.set(group, n);
+      return;
+    }
+    this.live.delete(group);
+    if (!this.ephemeral.has(group) || this.closed) return;
+    // the broker refuses to delete a group until its last member's LeaveGroup was processed
+    for (let i = 0; i < 20; i++) {
+      try {
+        await this.admin.deleteGroups([`${this.prefix}${group}`]);
+        this.forgetGroup(group);
+        return;
+      } catch (err) {
+        const t = errorType(err);
+        if (t === "GROUP_ID_NOT_FOUND") return;
+        if (t !== "NON_EMPTY_GROUP" && i >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
   }
 
   fatal(err: Error): void {
@@ -454,7 +534,28 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
     let purged = 0;
     const retained = [...this.topics].filter(([, i]) => i.retentionMs !== undefined);
     if (retained.length === 0) return 0;
-    const groups = (await this.admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(this.prefix));
+    let groups = (await this.admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(this.prefix));
+    groups = groups.filter((g) => !this.ephemeral.has(g.slice(this.prefix.length)));
+    // Expired groups (no live member, no join or commit here for groupExpiryMs) are forgotten.
+    // Groups this process never saw are left to the broker's own offsets.retention.minutes.
+    const expiry = this.options.groupExpiryMs ?? DEFAULT_GROUP_EXPIRY_MS;
+    const expired = groups.filter((g) => {
+      const name = g.slice(this.prefix.length);
+      const last = this.activity.get(name);
+      return !this.live.has(name) && last !== undefined && now - last > expiry;
+    });
+    if (expired.length > 0) {
+      const described = await this.admin.describeGroups(expired);
+      const empty = described.groups.filter((d) => d.state === "Empty" || d.state === "Dead").map((d) => d.groupId);
+      if (empty.length > 0) await this.admin.deleteGroups(empty).catch(() => undefined);
+      for (const g of empty) {
+        const name = g.slice(this.prefix.length);
+        this.activity.delete(name);
+        this.forgetGroup(name);
+        for (const set of this.readers.values()) set.delete(name);
+      }
+      groups = groups.filter((g) => !empty.includes(g));
+    }
     for (const [topic, info] of retained) {
       const physical = this.physical(topic);
       // the committed offset of every group that reads the topic, per partition
@@ -463,13 +564,14 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
       for (const g of groups) {
         const res = await this.admin.fetchOffsets({ groupId: g, topics: [physical] });
         const parts = res[0]?.partitions ?? [];
-        const anyCommit = parts.some((p) => BigInt(p.offset) >= 0n);
-        if (!anyCommit && !joined.has(g.slice(this.prefix.length))) continue;
+        const name = g.slice(this.prefix.length);
+        const anyCommit = parts.some((p) => BigInt(p.offset) >= 0n) || [...this.pendingOffsets.keys()].some((k) => k.startsWith(`${name}\u0000${topic}\u0000`));
+        if (!anyCommit && !joined.has(name)) continue;
         const row: bigint[] = [];
         for (let p = 0; p < info.partitions; p++) {
           const o = parts.find((x) => x.partition === p);
           const v = o === undefined ? -1n : BigInt(o.offset);
-          row.push(v < 0n ? 0n : v);
+          row.push(this.pendingOffsets.get(offsetKey(g.slice(this.prefix.length), topic, p)) ?? (v < 0n ? 0n : v));
         }
         floors.push(row);
       }
@@ -509,3 +611,5 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
     await this.local.close();
   }
 }
+
+const offsetKey = (group: string, topic: string, partition: number) => `${group}\u0000${topic}\u0000${partition}`;

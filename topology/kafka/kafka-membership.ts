@@ -51,6 +51,14 @@ export interface MembershipHost {
   endOffset(topic: string, partition: number): Promise<bigint>;
   committed(group: string, topic: string, partition: number): Promise<bigint>;
   noteAssigned(partition: number): void;
+  /** A join or commit of `group` (group expiry counts from the last one). */
+  touched(group: string): void;
+  /** Offsets a commit of `group` made durable (read back by this process before the broker shows them). */
+  noteCommitted(group: string, offsets: Array<{ topic: string; partition: number; next: bigint }>): void;
+  /** Forgets this process's own record of a partition's offset (the broker's is final now). */
+  settleCommitted(group: string, topic: string, partition: number): void;
+  /** A member of `group` left (an ephemeral group's offsets go with its last member). */
+  memberLeft(group: string): Promise<void>;
   noteReleased(partition: number): void;
   assertOpen(): void;
   /** Reports a failure the member cannot recover from (the consumer crashed for good). */
@@ -197,6 +205,7 @@ export class KafkaMembership implements Membership {
     if (added.length === 0) return;
     const assigned: AssignedPartition[] = [];
     for (const d of added) {
+      this.host.settleCommitted(this.group, d.tp.topic, d.tp.partition);
       d.position = await this.host.committed(this.group, d.tp.topic, d.tp.partition);
       assigned.push({ ...d.tp, next: d.position });
     }
@@ -341,6 +350,10 @@ export class KafkaMembership implements Membership {
           await tx.sendOffsets({ consumerGroupId: this.groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
         }
         await tx.commit();
+        if (c.offsets.length > 0) {
+          this.host.touched(this.group);
+          this.host.noteCommitted(this.group, c.offsets);
+        }
         for (const w of writes) await this.host.stateStore(w.store, w.partition).applyCommitted(w.records, w.first, w.last);
         return results;
       } catch (err) {
@@ -451,16 +464,23 @@ export class KafkaMembership implements Membership {
       clearTimeout(d.retryTimer);
     }
     for (const d of owned) await d.inflight?.catch(() => undefined);
-    await this.chain;
+    let wait: NodeJS.Timeout | undefined;
+    await Promise.race([this.chain, new Promise<void>((res) => (wait = setTimeout(res, 10_000)))]);
+    clearTimeout(wait);
     this.left = true;
-    // stop() waits for kafkajs's running batch and sends LeaveGroup: the partitions move at once
-    await this.consumer.stop().catch(() => undefined);
+    // stop() waits for kafkajs's running batch and sends LeaveGroup: the partitions move at once.
+    // Bounded: with the connections gone (a dead broker, a killed process) nobody answers.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.consumer.stop().catch(() => undefined), new Promise<void>((res) => (timer = setTimeout(res, 10_000)))]);
+    clearTimeout(timer);
     this.parts.clear();
     if (owned.length > 0) await this.member.onRevoke(owned.map((d) => ({ ...d.tp })));
     for (const n of this.numbers) this.host.noteReleased(n);
     this.numbers.clear();
     await this.dropProducers(() => true);
-    await this.consumer.disconnect().catch(() => undefined);
+    await Promise.race([this.consumer.disconnect().catch(() => undefined), new Promise<void>((res) => (timer = setTimeout(res, 5_000)))]);
+    clearTimeout(timer);
+    await this.host.memberLeft(this.group);
   }
 
   /** Closing the log: stops without revoking callbacks (no rebalance is awaited). */
