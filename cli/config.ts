@@ -9,7 +9,7 @@ import { LannerError } from "../common/errors.js";
  */
 export const ConfigSchema = z
   .object({
-    backend: z.enum(["embedded", "postgres"]).default("embedded"),
+    backend: z.enum(["embedded", "postgres", "kafka"]).default("embedded"),
     dataDir: z.string().default("./.lanner"),
     host: z.string().default("127.0.0.1"),
     port: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -100,7 +100,36 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ url: "http://127.0.0.1:9200", prefix: "lanner-" }),
+    /** The kafka backend: brokers (comma-separated `host:port` list in the environment and flags). */
+    kafka: z
+      .object({
+        brokers: z
+          .union([z.string(), z.array(z.string())])
+          .transform((v) => (Array.isArray(v) ? v : v.split(",")).map((b) => b.trim()).filter((b) => b !== ""))
+          .default(["127.0.0.1:9092"]),
+        prefix: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' or '-'").default(""),
+        replicationFactor: z.coerce.number().int().min(1).default(1),
+        sessionTimeoutMs: z.coerce.number().int().min(1_000).default(10_000),
+      })
+      .strict()
+      .default({ brokers: ["127.0.0.1:9092"], prefix: "", replicationFactor: 1, sessionTimeoutMs: 10_000 }),
     flowsDir: z.string().optional(),
+    /** A Confluent-compatible schema registry: when `url` is set, records carry its schema ids (see schemas/avro/registry-codec.ts). */
+    schemaRegistry: z
+      .object({
+        url: z.string().url().optional(),
+      })
+      .strict()
+      .default({}),
+    /** Execution requests any producer may publish (see processors/requests); topic default `<prefix>execution-requests`. */
+    executionRequests: z
+      .object({
+        enabled: z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean()).default(true),
+        topic: z.string().min(1).optional(),
+        partitions: z.coerce.number().int().min(1).max(256).default(4),
+      })
+      .strict()
+      .default({ enabled: true, partitions: 4 }),
     durability: z.enum(["fsync", "os"]).default("fsync"),
   })
   .strict();
@@ -127,7 +156,12 @@ const ENV_KEYS: Record<string, string[]> = {
   LANNER_PURGE_INTERVAL_MS: ["retention", "purgeIntervalMs"],
   LANNER_GROUP_EXPIRY_MS: ["retention", "groupExpiryMs"],
   LANNER_DURABILITY: ["durability"],
+  LANNER_KAFKA_BROKERS: ["kafka", "brokers"],
+  LANNER_KAFKA_PREFIX: ["kafka", "prefix"],
   LANNER_TENANCY_ENABLED: ["tenancy", "enabled"],
+  LANNER_SCHEMA_REGISTRY_URL: ["schemaRegistry", "url"],
+  LANNER_EXECUTION_REQUESTS_ENABLED: ["executionRequests", "enabled"],
+  LANNER_EXECUTION_REQUESTS_TOPIC: ["executionRequests", "topic"],
 };
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

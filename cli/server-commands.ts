@@ -18,6 +18,8 @@ interface ServerFlags {
   dataDir?: string;
   postgresUrl?: string;
   postgresSchema?: string;
+  kafkaBrokers?: string;
+  kafkaPrefix?: string;
   port?: string;
   host?: string;
   threads?: string;
@@ -44,6 +46,8 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
       [["dataDir"], flags.dataDir],
       [["postgres", "url"], flags.postgresUrl],
       [["postgres", "schema"], flags.postgresSchema],
+      [["kafka", "brokers"], flags.kafkaBrokers],
+      [["kafka", "prefix"], flags.kafkaPrefix],
       [["port"], flags.port],
       [["host"], flags.host],
       [["worker", "threads"], flags.threads],
@@ -55,7 +59,12 @@ export function serverConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = proces
 
 /** The line tests and people wait for. */
 export function readyLine(role: ServerRole, config: Config, url: string | undefined): string {
-  const where = config.backend === "postgres" ? `backend postgres, schema ${config.postgres.schema}` : `backend embedded, data ${config.dataDir}`;
+  const where =
+    config.backend === "postgres"
+      ? `backend postgres, schema ${config.postgres.schema}`
+      : config.backend === "kafka"
+        ? `backend kafka, brokers ${config.kafka.brokers.join(",")}${config.kafka.prefix ? `, prefix ${config.kafka.prefix}` : ""}`
+        : `backend embedded, data ${config.dataDir}`;
   return `lanner ${role} ready${url ? ` on ${url}` : ""} (${where})`;
 }
 
@@ -153,10 +162,12 @@ export function registerServerCommands(program: Command, setExit: (code: number)
     server
       .command(role)
       .description(descriptions[role])
-      .addOption(new Option("--backend <name>", "log and state backend").choices(["embedded", "postgres"]))
+      .addOption(new Option("--backend <name>", "log and state backend").choices(["embedded", "postgres", "kafka"]))
       .option("--data-dir <dir>", "data directory (embedded log and read side, internal storage); default ./.lanner")
       .option("--postgres-url <url>", "Postgres connection URL (backend postgres)")
       .option("--postgres-schema <name>", "Postgres schema of Lanner's tables; default lanner")
+      .option("--kafka-brokers <list>", "Kafka bootstrap servers, comma-separated (backend kafka); default 127.0.0.1:9092")
+      .option("--kafka-prefix <prefix>", "prefix of Lanner's Kafka topics, groups and transactional ids; default none")
       .option("--port <n>", "HTTP port of the API; default 8080")
       .option("--host <addr>", "HTTP address of the API; default 127.0.0.1")
       .option("--threads <n>", "tasks a worker runs at once; default 8")

@@ -147,6 +147,7 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
     postgresUrl: config.postgres.url,
     schema: config.postgres.schema,
     groupExpiryMs: config.retention.groupExpiryMs,
+    kafka: config.kafka,
   });
   stops.push(() => log.close());
   const unfatal = log.onFatal(opts.onFatal ?? defaultFatal(logger));
