@@ -79,6 +79,12 @@ export interface ExecutorOptions {
   snapshotIntervalMs?: number;
   /** Snapshot as soon as this many executions changed; default 256. */
   snapshotMaxDirty?: number;
+  /**
+   * Bytes a snapshot may write per `snapshotIntervalMs`; default 1 MiB. A bigger snapshot spaces
+   * the next one out in proportion, so a huge execution (a ForEach over 10,000 items) is not
+   * serialised whole every interval (O(n) per snapshot → O(n²) over its life).
+   */
+  snapshotBytesPerInterval?: number;
   /** How long an ended execution stays in memory before only its final state remains in the store (ms); default 10 s. */
   endedGraceMs?: number;
   /** Most records per delivered batch; default 256. */
@@ -127,6 +133,7 @@ export class Executor {
   private readonly clock: () => number;
   private readonly snapshotIntervalMs: number;
   private readonly snapshotMaxDirty: number;
+  private readonly snapshotBytesPerInterval: number;
   private readonly endedGraceMs: number;
   private readonly partitions = new Map<number, PartitionState>();
   private membership: Membership | undefined;
@@ -140,6 +147,7 @@ export class Executor {
     this.clock = opts.clock ?? Date.now;
     this.snapshotIntervalMs = opts.snapshotIntervalMs ?? 200;
     this.snapshotMaxDirty = opts.snapshotMaxDirty ?? 256;
+    this.snapshotBytesPerInterval = opts.snapshotBytesPerInterval ?? 1 << 20;
     this.endedGraceMs = opts.endedGraceMs ?? 10_000;
   }
 
@@ -568,6 +576,7 @@ export class Executor {
       if (!st) continue;
       const since = ps.ended.get(id);
       const bytes = toBytes(st);
+      uow.snapshotBytes += bytes.length;
       if (since !== undefined && now - since >= this.endedGraceMs) {
         uow.done.put(finalKey(id), bytes);
         uow.done.put(doneKey(id), toBytes({ state: st.execution.state.current }));
@@ -588,7 +597,9 @@ export class Executor {
     const m = this.membership;
     if (!m || ps.closed) return;
     const changed = ps.dirty.size + uow.changed.size;
-    if ((changed > 0 || ps.ended.size > 0) && (now - ps.lastSnapshot >= this.snapshotIntervalMs || changed >= this.snapshotMaxDirty)) {
+    const since = now - ps.lastSnapshot;
+    const due = since >= this.snapshotGap(ps) || (changed >= this.snapshotMaxDirty && since >= this.snapshotGap(ps) - this.snapshotIntervalMs);
+    if ((changed > 0 || ps.ended.size > 0) && due) {
       if (changed > 0 || this.dropsDue(ps, now)) this.writeSnapshot(ps, uow, now);
     }
     const p = ps.partition;
@@ -621,6 +632,7 @@ export class Executor {
     if (uow.snapshot) {
       ps.dirty.clear();
       ps.lastSnapshot = now;
+      ps.lastSnapshotBytes = uow.snapshotBytes;
       for (const id of uow.dropped) ps.forget(id);
     }
     for (const w of uow.lostWorkers) ps.forgetWorker(w);
@@ -630,6 +642,16 @@ export class Executor {
     }
     ps.timers.rearm();
     this.scheduleFlush(ps);
+  }
+
+  /**
+   * Least time between two snapshots of the partition: the interval, stretched in proportion to
+   * the bytes the last one wrote past the per-interval budget. Serialising and writing snapshots
+   * then costs at most a fixed share of the time however large the executions grow, while the
+   * events replayed on restore stay bounded by what happens in a few snapshot times.
+   */
+  private snapshotGap(ps: PartitionState): number {
+    return this.snapshotIntervalMs * Math.max(1, ps.lastSnapshotBytes / this.snapshotBytesPerInterval);
   }
 
   /** Remembers when a worker was declared lost, in the partition's store; forgets those lost long ago. */
@@ -662,7 +684,7 @@ export class Executor {
     if (ps.flushTimer || ps.closed || (ps.dirty.size === 0 && ps.ended.size === 0)) return;
     const now = this.clock();
     let at = Number.POSITIVE_INFINITY;
-    if (ps.dirty.size > 0) at = ps.lastSnapshot + this.snapshotIntervalMs;
+    if (ps.dirty.size > 0) at = ps.lastSnapshot + this.snapshotGap(ps);
     for (const since of ps.ended.values()) at = Math.min(at, since + this.endedGraceMs);
     ps.flushTimer = setTimeout(() => {
       ps.flushTimer = undefined;

@@ -43,6 +43,8 @@ export class PartitionState {
   /** Topics of the pair (commands, results) this member owns for the partition. */
   readonly topics = new Set<string>();
   lastSnapshot = 0;
+  /** Bytes of execution states the last snapshot wrote (spaces the next one out when large). */
+  lastSnapshotBytes = 0;
   flushTimer: NodeJS.Timeout | undefined;
   /** Set when a commit was fenced or the partition was revoked: no more work here. */
   closed = false;

@@ -49,6 +49,8 @@ export class UnitOfWork {
   readonly lostWorkers = new Set<string>();
   /** The unit writes a snapshot (checkpoint moves to the end of `executions`). */
   snapshot = false;
+  /** Bytes of the execution states this unit's snapshot writes. */
+  snapshotBytes = 0;
 
   /** The due time a timer has at this point of the unit (pending change, else the wheel's). */
   timerAt(executionId: string, timerId: string, armed: (e: string, t: string) => number | undefined): number | undefined {

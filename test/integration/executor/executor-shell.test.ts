@@ -4,9 +4,12 @@ import type { Flow } from "../../../schemas/flow-types.js";
 import { StaticFlowResolver } from "../../../processors/executor/shell/flow-resolver.js";
 import type { Executor, ExecutorOptions } from "../../../processors/executor/shell/executor.js";
 import { encodeWorkerLost } from "../../../processors/executor/shell/records.js";
+import { STORE_NAME, fromBytes, liveKey } from "../../../processors/executor/shell/state-keys.js";
+import type { ExecutionState } from "../../../processors/executor/model.js";
 import { WorkerGroupWatch } from "../../../processors/liveness/worker-group-watch.js";
 import { DEAD_LETTER_HEADERS } from "../../../topology/dead-letter.js";
 import type { Log } from "../../../topology/log.js";
+import { partitionForKey } from "../../../topology/partitioner.js";
 import { Observer, ScriptedWorker, codec, defaultAnswer, openTestLog, send, startExecutor, tempDir, type Answer } from "./scripted.js";
 
 const flow = (yaml: string): Flow => parseFlowOrThrow(yaml);
@@ -315,6 +318,43 @@ describe("executor shell on the embedded log", () => {
     expect(await r.observer.terminal("exec-many-last")).toBe("SUCCESS");
     for (let i = 0; i < 5; i++) expect(r.observer.of(`exec-many-${i}`, "ExecutionCreated")).toHaveLength(1);
     expect(r.worker.jobs.every((j) => j.executionId === "exec-many-last")).toBe(true);
+  });
+
+  it("spaces snapshots out in proportion to their size, and restores from an older one by replaying more", async () => {
+    const dir = withDir();
+    let now = 1_000_000;
+    // 1 byte per 100 ms: a snapshot of a few kB holds the next one back for minutes of this clock
+    const opts = { clock: () => now, snapshotIntervalMs: 100, snapshotBytesPerInterval: 1, endedGraceMs: 3_600_000 };
+    let r = await start(dir, [FOREACH], undefined, opts);
+    const snapshotSeq = async (id: string): Promise<number | undefined> => {
+      for (let p = 0; p < 4; p++) {
+        const bytes = await r.log.stateStore(STORE_NAME, p).get(liveKey(id));
+        if (bytes) return (fromBytes(bytes) as ExecutionState).seq;
+      }
+      return undefined;
+    };
+    await send(r.log, { type: "CreateExecution", executionId: "exec-spaced", flow: FOREACH, inputs: {} });
+    expect(await r.observer.terminal("exec-spaced")).toBe("SUCCESS");
+    const finalSeq = r.executor.executionState("exec-spaced")?.seq ?? 0;
+    const first = await snapshotSeq("exec-spaced");
+    // the first unit wrote a snapshot of a few kB: with the plain interval, the units after 1 s
+    // of this clock would write another one; the stretched gap holds it back
+    expect(first).toBeDefined();
+    expect(first).toBeLessThan(finalSeq);
+    now += 1_000;
+    // on the same partition, so its units are the ones that would snapshot the first execution
+    const second = Array.from({ length: 64 }, (_, i) => `exec-spaced-${i}`).find((id) => partitionForKey(id, 4) === partitionForKey("exec-spaced", 4));
+    if (!second) throw new Error("no execution id on the same partition");
+    await send(r.log, { type: "CreateExecution", executionId: second, flow: SEQUENTIAL, inputs: {} });
+    expect(await r.observer.terminal(second)).toBe("SUCCESS");
+    expect(await snapshotSeq("exec-spaced")).toBe(first);
+    await r.close();
+
+    // a restart replays every event after that snapshot
+    r = await start(dir, [FOREACH, SEQUENTIAL], undefined, opts);
+    expect(r.executor.executionState("exec-spaced")?.seq).toBe(finalSeq);
+    expect(r.executor.executionState("exec-spaced")?.execution.state.current).toBe("SUCCESS");
+    expect(r.executor.executionState(second)?.execution.state.current).toBe("SUCCESS");
   });
 
   it("drops ended executions from memory, keeping a final state that later inputs and duplicates still find", async () => {
