@@ -221,6 +221,7 @@ export class Executor {
       this.partitions.delete(tp.partition);
       await ps.queue.idle();
       ps.close();
+      this.logger.info({ partition: tp.partition }, "executor partition revoked");
     }
   }
 
