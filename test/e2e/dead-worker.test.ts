@@ -61,26 +61,26 @@ describe("dead worker (Postgres, separate processes)", () => {
   });
 
   it("resubmits the lost attempt on the other worker and ignores the late result of the lost one", { timeout: 180_000 }, async () => {
-    const ids = workers.map(workerIdOf);
+    const ids = await Promise.all(workers.map((w) => workerIdOf(w)));
     expect(new Set(ids).size).toBe(2);
     await api.deployFlow(FLOW);
     const executionId = await api.execute("company.e2e", "dead_worker");
 
-    const first = await ApiClient.until("attempt 1 running on a worker", async () => {
+    const first = await cluster.explain(ApiClient.until("attempt 1 running on a worker", async () => {
       const e = await api.getExecution(executionId);
       const a = e.taskRunList?.find((t) => t.taskId === "long")?.attempts?.[0];
       return a?.state.current === "RUNNING" && a.workerId ? a.workerId : undefined;
-    }, WAIT_MS);
+    }, WAIT_MS));
     const victim = ids.indexOf(first);
     expect(victim).toBeGreaterThanOrEqual(0);
     const survivor = ids[1 - victim];
     await workers[victim].crash();
 
-    const second = await ApiClient.until("attempt 2 running", async () => {
+    const second = await cluster.explain(ApiClient.until("attempt 2 running", async () => {
       const e = await api.getExecution(executionId);
       const a = e.taskRunList?.find((t) => t.taskId === "long")?.attempts?.[1];
       return a?.state.current === "RUNNING" && a.workerId ? a.workerId : undefined;
-    }, WAIT_MS);
+    }, WAIT_MS));
     expect(second).toBe(survivor);
 
     // The lost attempt's late result: what its worker would send had it only been cut off.
@@ -95,7 +95,7 @@ describe("dead worker (Postgres, separate processes)", () => {
         }),
       }]);
 
-      const ended = await api.waitTerminal([executionId], WAIT_MS);
+      const ended = await cluster.explain(api.waitTerminal([executionId], WAIT_MS));
       expect(ended.get(executionId)?.state.current).toBe("SUCCESS");
       expect(ended.get(executionId)?.taskRunList?.find((t) => t.taskId === "after")?.outputs).toEqual({ value: "after 0" });
 

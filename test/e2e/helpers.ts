@@ -72,6 +72,12 @@ export class ApiClient {
     return (await this.call("GET", `/api/v1/executions/${id}`)) as ApiExecution;
   }
 
+  /** How many executions of a flow the read side holds in `state` (search endpoint's total). */
+  async countInState(namespace: string, flowId: string, state: State): Promise<number> {
+    const q = new URLSearchParams({ namespace, flowId, state, size: "1" });
+    return ((await this.call("GET", `/api/v1/executions/search?${q.toString()}`)) as { total: number }).total;
+  }
+
   /**
    * Polls until every execution of `ids` is terminal (the read side is a projection: polling is
    * the only way to see it from outside); rejects after `timeoutMs` naming those still running.
@@ -197,22 +203,47 @@ export class PostgresCluster {
     return p;
   }
 
+  /** Each process's role, exit status and last warnings/errors: what a failure message needs. */
+  report(): string {
+    return this.processes.map((p, i) => {
+      const status = p.child.exitCode !== null ? `exited ${p.child.exitCode}` : p.child.signalCode !== null ? `killed by ${p.child.signalCode}` : "running";
+      const notable = p.output().split("\n").filter((l) => l.trim() !== "" && !l.includes('"level":30')).slice(-8).map((l) => `    ${l.slice(0, 400)}`);
+      return [`  #${i} ${p.args.slice(0, 2).join(" ")} (pid ${p.child.pid}): ${status}`, ...notable].join("\n");
+    }).join("\n");
+  }
+
+  /** Resolves like `p`; a rejection is rethrown with `report()` appended. */
+  async explain<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nprocesses:\n${this.report()}`, { cause: err });
+    }
+  }
+
   /** SIGKILLs every process still running (for `afterAll`, also after a failure). */
   async crashAll(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.crash()));
   }
 }
 
-/** The worker id a worker process logged at start (needs LANNER_LOG_LEVEL=info). */
-export function workerIdOf(p: LannerProcess): string {
-  const m = /"workerId":"([^"]+)"[^\n]*"msg":"worker started"/.exec(p.output());
-  if (!m) throw new Error(`no "worker started" line with a workerId in the output:\n${p.output().slice(0, 2000)}`);
-  return m[1];
+/**
+ * The worker id a worker process logged at start (needs LANNER_LOG_LEVEL=info). The log goes to
+ * stderr and the ready line to stdout, so the log line may arrive a little after the ready line.
+ */
+export async function workerIdOf(p: LannerProcess, timeoutMs = 10_000): Promise<string> {
+  const find = () => /"workerId":"([^"]+)"[^\n]*"msg":"worker started"/.exec(p.output())?.[1];
+  try {
+    return await ApiClient.until("the worker's start log line", async () => find(), timeoutMs, 50);
+  } catch {
+    throw new Error(`no "worker started" line with a workerId in the output:\n${p.output().slice(0, 2000)}`);
+  }
 }
 
 /** Opens the Postgres log of a schema and loads the topic metadata of the catalogue (default partitions). */
 export async function openPostgresLog(url: string, schema: string): Promise<PostgresLog> {
-  const log = await PostgresLog.open({ url, schema });
+  // a reader needs few connections; the server processes of a test use many already
+  const log = await PostgresLog.open({ url, schema, poolSize: 2 });
   await log.ensureTopics(topicCatalogue().specs());
   return log;
 }

@@ -7,6 +7,8 @@ const BIN = resolve(fileURLToPath(new URL("../../bin/lanner.mjs", import.meta.ur
 /** A `lanner` process started by a test, with its output kept for failure messages. */
 export interface LannerProcess {
   child: ChildProcess;
+  /** The arguments it was started with (after `lanner`). */
+  args: string[];
   /** The base URL it printed in its ready line (roles with a webserver), else undefined. */
   url?: string;
   output(): string;
@@ -54,6 +56,7 @@ export async function startLanner(args: string[], opts: { env?: NodeJS.ProcessEn
   }
   return {
     child,
+    args,
     url,
     output: () => out,
     exited,
