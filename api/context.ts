@@ -1,4 +1,6 @@
 import type { Logger } from "pino";
+import type { HistoryReader } from "../projections/history.js";
+import { INDEXER_GROUP } from "../projections/indexer.js";
 import type { RecordCodec } from "../processors/executor/shell/records.js";
 import type { Repository } from "../projections/repository.js";
 import type { Storage } from "../storage/storage.js";
@@ -24,12 +26,14 @@ export const DEFAULT_WEBSERVER_TOPICS: WebserverTopics = {
 };
 
 /** The consumer group whose committed offsets say what the read side already holds. */
-export const INDEXER_GROUP_NAME = "indexer";
+export const INDEXER_GROUP_NAME = INDEXER_GROUP;
 
 /** What every route needs. */
 export interface ApiContext {
   log: Log;
   repository: Repository;
+  /** Execution event histories and time travel, read from the `executions` topic. */
+  history: HistoryReader;
   logger: Logger;
   codec: RecordCodec;
   storage: Storage;

@@ -1,4 +1,6 @@
+import type { ExecutionEvent } from "../processors/executor/events.js";
 import type { Execution, TaskRun } from "../processors/executor/model.js";
+import { causeOf, type HistoryEntry } from "../projections/history.js";
 import type { Flow, Label } from "../schemas/flow-types.js";
 
 /** A task run as the API shows it (Kestra's fields; the executor's bookkeeping left out). */
@@ -34,5 +36,32 @@ export function createdExecution(p: { id: string; flow: Flow; tenantId: string; 
     id: p.id, tenantId: p.tenantId, namespace: p.flow.namespace, flowId: p.flow.id, flowRevision: p.revision,
     state: { current: "CREATED", histories: [{ state: "CREATED", date }] },
     inputs: p.inputs, labels, taskRunList: [], originalId: p.id, attemptNumber: 1, startDate: date,
+  };
+}
+
+/** One event of an execution's audit trail as the API shows it. */
+export interface ApiHistoryEntry {
+  /** The event's offset on the `executions` topic (what `asOf` and `Last-Event-ID` take). */
+  offset: string;
+  partition: number;
+  seq: number;
+  /** ISO-8601 instant at which the executor emitted it. */
+  date: string;
+  /** ISO-8601 instant at which it was appended to the log. */
+  appended: string;
+  type: string;
+  /** Why it happened, when the event says (`kill requested`, `concurrency limit reached`…). */
+  cause?: string;
+  /** Who acted, when the event names it (`worker:<id>`). */
+  actor?: string;
+  event: ExecutionEvent;
+}
+
+/** The JSON of one history entry (offsets as strings: they may exceed 2^53). */
+export function toApiHistoryEntry(h: HistoryEntry): ApiHistoryEntry {
+  const { event } = h;
+  return {
+    offset: String(h.offset), partition: h.partition, seq: event.seq, date: new Date(event.at).toISOString(), appended: h.timestamp,
+    type: event.type, ...causeOf(event), event,
   };
 }

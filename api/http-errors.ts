@@ -29,6 +29,8 @@ export class ApiError extends LannerError {
 export function statusForCode(err: LannerError): number {
   const code = err.code;
   if (code.endsWith("_NOT_FOUND") || code === "UNKNOWN_TOPIC") return 404;
+  // A search the repository refuses (malformed filter, cursor or page size) is a bad request, as when the API's own checks refuse it.
+  if (code === "QUERY_INVALID") return 400;
   if (code.endsWith("_INVALID") || code.endsWith("_UNENCODABLE") || code.startsWith("STORAGE_PATH")) return 422;
   if (err.retriable || code.endsWith("_UNAVAILABLE") || code === "LOG_CLOSED") return 503;
   return 500;
@@ -52,7 +54,7 @@ export function installErrorHandlers(app: FastifyInstance, logger: Logger): void
       const status = statusForCode(err);
       if (status >= 500) logger.error({ err, url: req.url, method: req.method }, "request failed");
       const body: Record<string, unknown> = { message: err.message, code: err.code };
-      if (status === 422) body.errors = [{ path: "", message: err.message }];
+      if (status === 400 || status === 422) body.errors = [{ path: status === 400 ? "query" : "", message: err.message }];
       return reply.status(status).send(body);
     }
     const statusCode = (err as FastifyError).statusCode;

@@ -44,7 +44,7 @@ const DOCS: Record<string, RouteDoc> = {
   "POST /executions/:namespace/:id": { summary: "Create an execution (JSON or multipart inputs, labels, wait)", tag: "Executions", params: FlowParams },
   "GET /executions/search": { summary: "Search executions", tag: "Executions", query: ExecutionSearchQuery },
   "GET /executions/:executionId": { summary: "Get an execution (asOf=<offset>: as it was after that event)", tag: "Executions", params: ExecutionParams, query: AsOfQuery },
-  "GET /executions/:executionId/events": { summary: "The execution's audit trail: every event with its offset, time, type and reason", tag: "Executions", params: ExecutionParams },
+  "GET /executions/:executionId/events": { summary: "The execution's audit trail: every event with its offset, time, type, cause and actor", tag: "Executions", params: ExecutionParams },
   "DELETE /executions/:executionId": { summary: "Delete an ended execution", tag: "Executions", params: ExecutionParams, query: DeleteExecutionQuery },
   "GET /executions/:executionId/follow": { summary: "Follow an execution (Server-Sent Events; resumes from Last-Event-ID)", tag: "Executions", params: ExecutionParams },
   "DELETE /executions/:executionId/kill": { summary: "Kill an execution (cascading to subflows unless isOnKillCascade=false)", tag: "Executions", params: ExecutionParams, query: KillQuery },

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import type { Config } from "../cli/config.js";
 import { LannerError } from "../common/errors.js";
 import type { RecordCodec } from "../processors/executor/shell/records.js";
+import { HistoryReader } from "../projections/history.js";
 import type { Repository } from "../projections/repository.js";
 import { LocalStorage } from "../storage/local-storage.js";
 import type { Storage } from "../storage/storage.js";
@@ -125,6 +126,7 @@ export class Webserver {
     const ctx: ApiContext = {
       log: this.opts.log,
       repository: this.opts.repository,
+      history: new HistoryReader({ log: this.opts.log, codec: this.opts.codec, topic: topics.executions }),
       logger: this.logger,
       codec: this.opts.codec,
       storage,

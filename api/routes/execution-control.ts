@@ -135,7 +135,7 @@ export function registerExecutionControlRoutes(app: FastifyInstance, ctx: ApiCon
     const source = stored ? stateFrom(stored.execution, stored.fold) : undefined;
     if (!source) throw new ApiError(409, "EXECUTION_NOT_REPLAYABLE", `execution ${executionId} has no stored state to replay from yet`);
     if (q.taskRunId !== undefined && !source.taskRuns[q.taskRunId]) {
-      throw new ApiError(422, "QUERY_INVALID", `taskRunId: execution ${executionId} has no task run ${q.taskRunId}`, [{ path: "query.taskRunId", message: `no task run ${q.taskRunId} in execution ${executionId}` }]);
+      throw new ApiError(400, "QUERY_INVALID", `taskRunId: execution ${executionId} has no task run ${q.taskRunId}`, [{ path: "query.taskRunId", message: `no task run ${q.taskRunId} in execution ${executionId}` }]);
     }
     let flow: Flow = source.flow;
     if (q.revision !== undefined) {
@@ -204,7 +204,7 @@ export function registerExecutionControlRoutes(app: FastifyInstance, ctx: ApiCon
     try {
       segments = storageSegments(q.path);
     } catch {
-      throw new ApiError(422, "QUERY_INVALID", `path: not an internal storage path: ${q.path}`, [{ path: "query.path", message: "not a lanner:/// storage path" }]);
+      throw new ApiError(400, "QUERY_INVALID", `path: not an internal storage path: ${q.path}`, [{ path: "query.path", message: "not a lanner:/// storage path" }]);
     }
     const prefix = executionPrefix({ tenantId: e.tenantId, namespace: e.namespace, flowId: e.flowId, executionId: e.id }).split("/");
     // Only the execution's own files: anything else is "not found", whoever owns it.

@@ -8,11 +8,10 @@ import { coerceInputs } from "../../schemas/inputs.js";
 import type { Flow, Label } from "../../schemas/flow-types.js";
 import { executionPrefix } from "../../storage/paths.js";
 import type { ApiContext } from "../context.js";
-import { createdExecution, toApiExecution } from "../execution-dto.js";
+import { createdExecution, toApiExecution, toApiHistoryEntry } from "../execution-dto.js";
 import { newExecutionId } from "../execution-id.js";
 import { drainMultipart, multipartParts } from "../multipart.js";
 import { ApiError, type ApiIssue } from "../http-errors.js";
-import { executionAsOf, executionHistory } from "../event-history.js";
 import { AsOfQuery, ExecutionParams, ExecutionSearchQuery, FlowParams as FlowParamsSchema } from "../api-schemas.js";
 import { parseWith } from "../validation.js";
 import type { z } from "zod";
@@ -152,7 +151,7 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): 
     const id = parseWith(ExecutionParams, req.params, "path").executionId;
     const e = (await ctx.repository.getExecution(id)) ?? ctx.created.get(id);
     if (!e || e.tenantId !== req.tenantId) throw new ApiError(404, "EXECUTION_NOT_FOUND", `execution ${id} not found`);
-    return executionHistory(ctx, id);
+    return (await ctx.history.history(id)).map(toApiHistoryEntry);
   });
 
   app.get("/executions/:executionId", async (req) => {
@@ -160,7 +159,7 @@ export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): 
     const { asOf } = parseWith(AsOfQuery, req.query, "query");
     if (asOf !== undefined) {
       const current = (await ctx.repository.getExecution(id)) ?? ctx.created.get(id);
-      const then = current && current.tenantId === req.tenantId ? await executionAsOf(ctx, id, asOf) : undefined;
+      const then = current && current.tenantId === req.tenantId ? await ctx.history.executionAsOf(id, asOf) : undefined;
       if (!then) throw new ApiError(404, "EXECUTION_NOT_FOUND", `execution ${id} not found at offset ${asOf}`);
       return toApiExecution(then);
     }

@@ -78,7 +78,7 @@ function wantsYaml(req: FastifyRequest): boolean {
 function parseRevision(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ApiError(422, "QUERY_INVALID", `revision must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 1) throw new ApiError(400, "QUERY_INVALID", `revision must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { describeError } from "../../common/errors.js";
-import { INDEXER_GROUP_NAME, type ApiContext } from "../context.js";
+import { Indexer } from "../../projections/indexer.js";
+import type { ApiContext } from "../context.js";
 
 /** One readiness check. */
 interface Check {
@@ -19,9 +20,22 @@ async function timed<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
+ * An indexer of the same topics and groups as the indexer role's, never started: its `lag()` reads
+ * the groups' committed offsets on the log, so it is the running indexer's lag whichever process
+ * runs it. Built per probe because the kinds it counts are the topics that exist at that moment.
+ */
+function lagReader(ctx: ApiContext): Indexer {
+  const t = ctx.topics;
+  return new Indexer({
+    log: ctx.log, repository: ctx.repository, logger: ctx.logger, codec: ctx.codec,
+    topics: { executions: t.executions, logs: t.logs, flows: t.flows, triggers: t.flows.replace(/flows$/, "triggers") },
+  });
+}
+
+/**
  * Health endpoints (never authenticated): `/health` and `/health/liveness` answer UP while the
  * process serves HTTP; `/health/readiness` checks the log and the read side and reports the
- * indexer's lag (records not yet in the read side), 503 when a backend does not answer.
+ * indexer's lag (records of executions, logs, flows and triggers not yet in the read side), 503 when a backend does not answer.
  */
 export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext, prefix: string, readinessTimeoutMs = 5_000): void {
   app.get(`${prefix}/health`, async () => ({ status: "UP" }));
@@ -29,13 +43,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext, pref
   app.get(`${prefix}/health/readiness`, async (_req, reply) => {
     const checks: Record<string, Check> = {};
     try {
-      let lag = 0n;
-      for (const topic of [ctx.topics.executions, ctx.topics.logs]) {
-        for (let p = 0; p < ctx.log.partitionsOf(topic); p++) {
-          const [end, committed] = await timed(Promise.all([ctx.log.endOffset(topic, p), ctx.log.committed(INDEXER_GROUP_NAME, topic, p)]), readinessTimeoutMs);
-          if (end > committed) lag += end - committed;
-        }
-      }
+      const lag = await timed(lagReader(ctx).lag(), readinessTimeoutMs);
       checks.log = { status: "UP", details: { backend: ctx.log.backend } };
       checks.indexer = { status: "UP", details: { lag: Number(lag) } };
     } catch (err) {

@@ -21,8 +21,9 @@ export function registerLogRoutes(app: FastifyInstance, ctx: ApiContext): void {
   };
 
   app.get("/logs/search", async (req) => {
-    const q = parseWith(LogSearchQuery, req.query, "query");
-    const page = await ctx.repository.searchLogs({ ...q, query: q.q, tenantId: req.tenantId });
+    const { q: text, ...filters } = parseWith(LogSearchQuery, req.query, "query");
+    // Every filter of the repository's LogSearch; the repository checks what the schema cannot (cursor, window order, words).
+    const page = await ctx.repository.searchLogs({ ...filters, query: text, tenantId: req.tenantId });
     return { results: page.results, total: page.total, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
   });
 

@@ -23,8 +23,8 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: ApiContext): void
     const q = parseWith(StatsQuery, req.query, "query");
     const end = q.endDate === undefined ? Date.now() : Date.parse(q.endDate);
     const start = q.startDate === undefined ? end - 30 * DAY : Date.parse(q.startDate);
-    if (start > end) throw new ApiError(422, "QUERY_INVALID", "startDate must not be after endDate", [{ path: "query.startDate", message: "after endDate" }]);
-    if (end - start > MAX_DAYS * DAY) throw new ApiError(422, "QUERY_INVALID", `the window is limited to ${MAX_DAYS} days`, [{ path: "query.startDate", message: `more than ${MAX_DAYS} days before endDate` }]);
+    if (start > end) throw new ApiError(400, "QUERY_INVALID", "startDate must not be after endDate", [{ path: "query.startDate", message: "after endDate" }]);
+    if (end - start > MAX_DAYS * DAY) throw new ApiError(400, "QUERY_INVALID", `the window is limited to ${MAX_DAYS} days`, [{ path: "query.startDate", message: `more than ${MAX_DAYS} days before endDate` }]);
     const days = new Map<string, DailyExecutionCounts>();
     for (let d = Math.floor(start / DAY) * DAY; d <= end; d += DAY) {
       const date = new Date(d).toISOString().slice(0, 10);

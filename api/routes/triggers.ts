@@ -97,7 +97,7 @@ export function registerTriggerRoutes(app: FastifyInstance, opts: TriggerRoutesO
     const page = q.page === undefined ? 1 : Number(q.page);
     const size = q.size === undefined ? 25 : Number(q.size);
     if (!Number.isInteger(page) || page < 1 || !Number.isInteger(size) || size < 1 || size > 1000) {
-      throw new ApiError(422, "QUERY_INVALID", "page must be an integer ≥ 1 and size an integer from 1 to 1000");
+      throw new ApiError(400, "QUERY_INVALID", "page must be an integer ≥ 1 and size an integer from 1 to 1000");
     }
     const all = await view.list(opts.tenantOf(req), { namespace: q.namespace, flowId: q.flowId });
     const results = all.slice((page - 1) * size, page * size).map((s) => ({ triggerContext: triggerContextJson(s) }));

@@ -104,8 +104,8 @@ describe("API surface", () => {
       expect((await inject("GET", "/api/v1/flows/search?q=SECOND%20FLOW")).body).toMatchObject({ total: 1 });
       expect((await inject("GET", "/api/v1/flows/search?namespace=company.team.sub")).body).toMatchObject({ total: 1 });
       expect((await inject("GET", "/api/v1/flows/search?size=1&page=2")).body).toMatchObject({ total: 2, results: [{ id: "second" }] });
-      expect(await inject("GET", "/api/v1/flows/search?size=0")).toMatchObject({ status: 422, body: { errors: [{ path: "query.size" }] } });
-      expect(await inject("GET", "/api/v1/flows/search?namespace=Bad%20NS")).toMatchObject({ status: 422, body: { errors: [{ path: "query.namespace" }] } });
+      expect(await inject("GET", "/api/v1/flows/search?size=0")).toMatchObject({ status: 400, body: { errors: [{ path: "query.size" }] } });
+      expect(await inject("GET", "/api/v1/flows/search?namespace=Bad%20NS")).toMatchObject({ status: 400, body: { errors: [{ path: "query.namespace" }] } });
     });
 
     it("answers a flow's graph: start, tasks, parallel branches, errors, end", async () => {
@@ -148,8 +148,8 @@ describe("API surface", () => {
       const r = await inject("GET", `/api/v1/stats/executions/daily?startDate=${day}T00:00:00Z&endDate=${day}T23:59:59Z`);
       expect(r.status).toBe(200);
       expect(r.body).toEqual([{ date: day, executionCounts: { [e.state.current]: all.total }, total: all.total }]);
-      expect((await inject("GET", "/api/v1/stats/executions/daily?startDate=2020-01-01T00:00:00Z&endDate=2024-01-01T00:00:00Z")).status).toBe(422);
-      expect((await inject("GET", "/api/v1/stats/executions/daily?startDate=yesterday")).status).toBe(422);
+      expect((await inject("GET", "/api/v1/stats/executions/daily?startDate=2020-01-01T00:00:00Z&endDate=2024-01-01T00:00:00Z")).status).toBe(400);
+      expect((await inject("GET", "/api/v1/stats/executions/daily?startDate=yesterday")).status).toBe(400);
     });
 
     it("answers liveness, readiness with the indexer lag, and Prometheus metrics", async () => {
@@ -200,9 +200,9 @@ describe("API surface", () => {
   describe("bad input", () => {
     it("validates path parameters, queries and bodies with {message, errors: [{path, message}]}", async () => {
       expect(await inject("GET", "/api/v1/executions/bad%20id")).toMatchObject({ status: 400, body: { errors: [{ path: "path.executionId" }] } });
-      expect(await inject("GET", "/api/v1/executions/search?unknown=1")).toMatchObject({ status: 422, body: { errors: [{ path: "query" }] } });
-      expect(await inject("GET", "/api/v1/executions/search?state=NOPE")).toMatchObject({ status: 422, body: { errors: [{ path: expect.stringMatching(/^query\.state/) }] } });
-      expect(await inject("GET", "/api/v1/executions/search?sort=flowId:sideways")).toMatchObject({ status: 422 });
+      expect(await inject("GET", "/api/v1/executions/search?unknown=1")).toMatchObject({ status: 400, body: { errors: [{ path: "query" }] } });
+      expect(await inject("GET", "/api/v1/executions/search?state=NOPE")).toMatchObject({ status: 400, body: { errors: [{ path: expect.stringMatching(/^query\.state/) }] } });
+      expect(await inject("GET", "/api/v1/executions/search?sort=flowId:sideways")).toMatchObject({ status: 400 });
       expect(await inject("DELETE", "/api/v1/executions/kill/by-ids", '{"ids": 1}')).toMatchObject({ status: 422, body: { errors: [{ path: "body" }] } });
       const huge = await app.inject({ method: "POST", url: "/api/v1/flows/validate", payload: "x".repeat(11 * 1024 * 1024), headers: { "content-type": "application/x-yaml" } });
       expect(huge.statusCode).toBe(413);

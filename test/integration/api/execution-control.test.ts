@@ -192,15 +192,22 @@ describe("execution control (standalone, embedded backend)", () => {
     const done = await ended((await create("failing")).id);
     const r = await http(`/api/v1/executions/${done.id}/events`);
     expect(r.status).toBe(200);
-    const history = r.body as Array<{ offset: string; seq: number; type: string; date: string; reason?: string }>;
+    const history = r.body as Array<{ offset: string; seq: number; type: string; date: string; appended: string; cause?: string; actor?: string }>;
     expect(history[0]).toMatchObject({ seq: 1, type: "ExecutionCreated" });
+    expect(history[0].cause).toBeUndefined();
     expect(history.map((h) => h.seq)).toEqual(history.map((_, i) => i + 1));
-    expect(history.find((h) => h.type === "ExecutionStateChanged" && h.reason !== undefined)).toBeDefined();
+    expect(history.every((h) => !Number.isNaN(Date.parse(h.date)) && !Number.isNaN(Date.parse(h.appended)))).toBe(true);
+    // The reason an event carries is its cause; an attempt names the worker that started it.
+    expect(history.filter((h) => h.type === "ExecutionStateChanged").every((h) => typeof h.cause === "string" && h.cause !== "")).toBe(true);
+    expect(history.find((h) => h.type === "TaskRunStateChanged" && h.cause !== undefined)).toBeDefined();
+    const started = history.filter((h) => h.type === "AttemptStarted");
+    expect(started.length).toBeGreaterThan(0);
+    expect(started.every((h) => /^worker:.+/.test(h.actor ?? ""))).toBe(true);
     const running = history.find((h) => h.type === "ExecutionStateChanged" && (h as { event: { state: string } } & typeof h).event.state === "RUNNING");
     const then = await http(`/api/v1/executions/${done.id}?asOf=${running?.offset}`);
     expect(then.body).toMatchObject({ id: done.id, state: { current: "RUNNING" } });
     expect((await http(`/api/v1/executions/${done.id}?asOf=${history.at(-1)?.offset}`)).body).toMatchObject({ state: { current: "FAILED" } });
-    expect((await http(`/api/v1/executions/${done.id}?asOf=soon`)).status).toBe(422);
+    expect((await http(`/api/v1/executions/${done.id}?asOf=soon`)).status).toBe(400);
     expect((await http("/api/v1/executions/unknownExecution/events")).status).toBe(404);
   });
 
@@ -228,7 +235,7 @@ describe("execution control (standalone, embedded backend)", () => {
     expect((await http(`/api/v1/executions/${created.id}/kill`, { method: "DELETE" })).status).toBe(202);
     expect((await ended(created.id)).state.current).toBe("KILLED");
     expect((await http(`/api/v1/executions/${created.id}/kill`, { method: "DELETE" })).status).toBe(409);
-    expect((await http(`/api/v1/executions/${created.id}/kill?isOnKillCascade=maybe`, { method: "DELETE" })).status).toBe(422);
+    expect((await http(`/api/v1/executions/${created.id}/kill?isOnKillCascade=maybe`, { method: "DELETE" })).status).toBe(400);
   });
 
   it("restarts a FAILED execution from its failed task run, same id", async () => {
@@ -262,7 +269,7 @@ describe("execution control (standalone, embedded backend)", () => {
     const copied = done.taskRunList.find((t) => t.taskId === "ok");
     expect(copied?.outputs).toEqual(ok?.outputs);
     expect(copied?.id).not.toBe(ok?.id);
-    expect(await post(`/api/v1/executions/${source.id}/replay?taskRunId=nope`)).toMatchObject({ status: 422, body: { errors: [{ path: "query.taskRunId" }] } });
+    expect(await post(`/api/v1/executions/${source.id}/replay?taskRunId=nope`)).toMatchObject({ status: 400, body: { errors: [{ path: "query.taskRunId" }] } });
     expect((await post(`/api/v1/executions/${source.id}/replay?taskRunId=${boom?.id}&revision=99`)).status).toBe(404);
   });
 
@@ -289,8 +296,8 @@ describe("execution control (standalone, embedded backend)", () => {
     const other = await ended((await create("writing")).id);
     const otherUri = String(other.taskRunList.find((t) => t.taskId === "write")?.outputs?.uri);
     expect((await http(`/api/v1/executions/${created.id}/file?path=${encodeURIComponent(otherUri)}`)).status).toBe(404);
-    expect((await http(`/api/v1/executions/${created.id}/file?path=${encodeURIComponent("lanner:///../../etc/passwd")}`)).status).toBe(422);
-    expect((await http(`/api/v1/executions/${created.id}/file`)).status).toBe(422);
+    expect((await http(`/api/v1/executions/${created.id}/file?path=${encodeURIComponent("lanner:///../../etc/passwd")}`)).status).toBe(400);
+    expect((await http(`/api/v1/executions/${created.id}/file`)).status).toBe(400);
 
     expect((await http(`/api/v1/executions/${created.id}`, { method: "DELETE" })).status).toBe(204);
     expect((await http(`/api/v1/executions/${created.id}`)).status).toBe(404);

@@ -123,7 +123,7 @@ describe("Webserver", () => {
       expect(((await http(`${f.url}/api/v1/flows/company.team/hello/revisions`)).body as unknown[]).length).toBe(3);
       expect((await http(`${f.url}/api/v1/flows/company`)).body).toMatchObject([{ id: "hello" }]);
       expect(await http(`${f.url}/api/v1/flows/company.team/nope`)).toMatchObject({ status: 404, body: { code: "FLOW_NOT_FOUND" } });
-      expect((await http(`${f.url}/api/v1/flows/company.team/hello?revision=zero`)).status).toBe(422);
+      expect((await http(`${f.url}/api/v1/flows/company.team/hello?revision=zero`)).status).toBe(400);
     });
 
     it("PUT updates a flow and refuses a body for another flow with the line of the mismatch", async () => {
@@ -184,7 +184,7 @@ describe("Webserver", () => {
       expect((got.body as { taskRunList: Array<Record<string, unknown>> }).taskRunList[0].valuePath).toBeUndefined();
       const search = await http(`${f.url}/api/v1/executions/search?namespace=company&state=SUCCESS&startDate=2000-01-01T00:00:00Z`);
       expect(search.body).toMatchObject({ total: 1, results: [{ id: created.id }] });
-      expect((await http(`${f.url}/api/v1/executions/search?state=DONE`)).status).toBe(422);
+      expect((await http(`${f.url}/api/v1/executions/search?state=DONE`)).status).toBe(400);
     });
 
     it("?wait=true answers the final execution", async () => {
@@ -225,7 +225,7 @@ describe("Webserver", () => {
       expect((await http(`${f.url}/api/v1/logs/e1`)).body).toMatchObject([{ message: "d" }, { message: "w" }]);
       expect((await http(`${f.url}/api/v1/logs/e1?minLevel=INFO`)).body).toMatchObject([{ message: "w", level: "WARN" }]);
       expect((await http(`${f.url}/api/v1/logs/e1?taskRunId=tr1`)).body).toMatchObject([{ message: "d" }]);
-      expect((await http(`${f.url}/api/v1/logs/e1?minLevel=LOUD`)).status).toBe(422);
+      expect((await http(`${f.url}/api/v1/logs/e1?minLevel=LOUD`)).status).toBe(400);
       expect((await http(`${f.url}/api/v1/logs/unknown`)).body).toEqual([]);
     });
   });
