@@ -31,7 +31,9 @@ import { asHeartbeat } from "../liveness/heartbeat.js";
 import { Liveness } from "../liveness/liveness.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { WorkerGroupWatch } from "../liveness/worker-group-watch.js";
-import { avroRecordCodec } from "../worker/record-codec.js";
+import { avroRecordCodec, createRecordCodec } from "../worker/record-codec.js";
+import { openRegistryCodec } from "../../schemas/avro/registry-codec.js";
+import { EXECUTION_REQUESTS_TOPIC, ExecutionRequestsProcessor, executionRequestsTopicSpec } from "../requests/execution-requests-processor.js";
 import { Worker } from "../worker/worker.js";
 
 export const ROLE_NAMES = ["executor", "worker", "liveness", "scheduler", "indexer", "webserver"] as const;
@@ -127,7 +129,9 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
   }
   const logger = opts.logger ?? createLogger();
   const prefix = opts.topicPrefix ?? "";
-  const codec: RecordCodec = avroRecordCodec;
+  // With a schema registry, records carry its ids (one subject per record type, under the topic prefix).
+  const registryUrl = config.schemaRegistry.url;
+  const codec: RecordCodec = registryUrl === undefined ? avroRecordCodec : createRecordCodec(await openRegistryCodec({ url: registryUrl, subjectPrefix: prefix }));
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const s of stops.splice(0).reverse()) {
@@ -235,6 +239,18 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       });
       await flowTriggers.start();
       stops.push(() => flowTriggers.stop());
+      // requests any Kafka producer (or other client of the log) publishes: one execution each
+      if (config.executionRequests.enabled) {
+        const requestsTopic = config.executionRequests.topic ?? `${prefix}${EXECUTION_REQUESTS_TOPIC}`;
+        await log.ensureTopics([executionRequestsTopicSpec(requestsTopic, config.executionRequests.partitions, config.retention.defaultMs)]);
+        const requests = new ExecutionRequestsProcessor({
+          log, logger, codec, flows, defaultTenant: config.tenancy.defaultTenant,
+          ...(registryUrl === undefined ? {} : { schemaRegistryUrl: registryUrl }),
+          topics: { requests: requestsTopic, commands: t("execution-commands"), deadLetters: t("dead-letters") },
+        });
+        await requests.start();
+        stops.push(() => requests.stop());
+      }
     }
     if (wanted.has("scheduler")) {
       const scheduler = new Scheduler({

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { LannerError } from "../../common/errors.js";
-import { envelopeCodec, type RecordType } from "../../schemas/avro/envelope-codec.js";
+import { envelopeCodec, type EnvelopeCodec, type RecordType } from "../../schemas/avro/envelope-codec.js";
 import type { RecordCodec } from "../executor/shell/records.js";
 
 export type { RecordCodec } from "../executor/shell/records.js";
@@ -28,22 +28,27 @@ function field(value: unknown, name: string): unknown {
   return typeof value === "object" && value !== null ? (value as Record<string, unknown>)[name] : undefined;
 }
 
+/** The record codec over `envelope` (this version's fixed schema ids, or a schema registry's). */
+export function createRecordCodec(envelope: EnvelopeCodec): RecordCodec {
+  return {
+    encode(type, value) {
+      const executionId = field(value, "executionId");
+      const seq = field(value, "seq");
+      return envelope.encode(AVRO_TYPE[type] ?? "ExecutionCommand", {
+        id: randomUUID(),
+        ...(typeof executionId === "string" ? { executionId } : {}),
+        ...(typeof seq === "number" && Number.isSafeInteger(seq) ? { seq } : {}),
+        kind: type,
+        payload: value,
+      });
+    },
+    decode(bytes) {
+      const { value } = envelope.decode(bytes);
+      if (value.kind === "") throw new LannerError("RECORD_UNDECODABLE", "Undecodable record: the envelope names no record kind.");
+      return { type: value.kind, value: value.payload };
+    },
+  };
+}
+
 /** The Avro-framed record codec (Confluent wire format, schema evolution) every role can use. */
-export const avroRecordCodec: RecordCodec = {
-  encode(type, value) {
-    const executionId = field(value, "executionId");
-    const seq = field(value, "seq");
-    return envelopeCodec.encode(AVRO_TYPE[type] ?? "ExecutionCommand", {
-      id: randomUUID(),
-      ...(typeof executionId === "string" ? { executionId } : {}),
-      ...(typeof seq === "number" && Number.isSafeInteger(seq) ? { seq } : {}),
-      kind: type,
-      payload: value,
-    });
-  },
-  decode(bytes) {
-    const { value } = envelopeCodec.decode(bytes);
-    if (value.kind === "") throw new LannerError("RECORD_UNDECODABLE", "Undecodable record: the envelope names no record kind.");
-    return { type: value.kind, value: value.payload };
-  },
-};
+export const avroRecordCodec: RecordCodec = createRecordCodec(envelopeCodec);
