@@ -45,12 +45,12 @@ describe("dead worker (Postgres, separate processes)", () => {
     // the first process creates the topics; the others start together
     const web = await cluster.start("webserver", ["--port", "0"]);
     api = new ApiClient(web.url ?? "");
-    const started = await Promise.all([
-      cluster.start("executor"),
-      cluster.start("liveness"),
-      cluster.start("indexer"),
-      cluster.start("worker", [], { LANNER_LOG_LEVEL: "info" }),
-      cluster.start("worker", [], { LANNER_LOG_LEVEL: "info" }),
+    const started = await cluster.startAll([
+      ["executor"],
+      ["liveness"],
+      ["indexer"],
+      ["worker", [], { LANNER_LOG_LEVEL: "info" }],
+      ["worker", [], { LANNER_LOG_LEVEL: "info" }],
     ]);
     workers.push(started[3], started[4]);
   });

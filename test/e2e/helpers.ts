@@ -203,6 +203,17 @@ export class PostgresCluster {
     return p;
   }
 
+  /**
+   * Starts several processes at once. Waits for every start to settle before throwing the first
+   * failure, so that `crashAll` sees each process that did start.
+   */
+  async startAll(specs: Array<Parameters<PostgresCluster["start"]>>): Promise<LannerProcess[]> {
+    const settled = await Promise.allSettled(specs.map((args) => this.start(...args)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<LannerProcess>).value);
+  }
+
   /** Each process's role, exit status and last warnings/errors: what a failure message needs. */
   report(): string {
     return this.processes.map((p, i) => {

@@ -68,13 +68,13 @@ describe("two executors and two workers as separate processes on Postgres", () =
     // the first process creates the topics; the others start together
     const web = await cluster.start("webserver", ["--port", "0"]);
     api = new ApiClient(web.url ?? "");
-    const started = await Promise.all([
-      cluster.start("executor", [], INFO),
-      cluster.start("executor", [], INFO),
-      cluster.start("worker", ["--threads", "16"], INFO),
-      cluster.start("worker", ["--threads", "16"], INFO),
-      cluster.start("liveness"),
-      cluster.start("indexer"),
+    const started = await cluster.startAll([
+      ["executor", [], INFO],
+      ["executor", [], INFO],
+      ["worker", ["--threads", "16"], INFO],
+      ["worker", ["--threads", "16"], INFO],
+      ["liveness"],
+      ["indexer"],
     ]);
     executors = started.slice(0, 2);
     workers = started.slice(2, 4);
