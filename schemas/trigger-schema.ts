@@ -11,6 +11,7 @@ export const TRIGGER_TYPES = {
   flow: ["io.kestra.plugin.core.trigger.Flow", "io.kestra.core.models.triggers.types.Flow", "Flow"],
   webhook: ["io.kestra.plugin.core.trigger.Webhook", "io.kestra.core.models.triggers.types.Webhook", "Webhook"],
   http: ["io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger"],
+  kafkaRealtime: ["io.kestra.plugin.kafka.RealtimeTrigger"],
 } as const;
 
 /** Every accepted trigger type name → its canonical name. */
@@ -150,12 +151,40 @@ export const HttpTriggerSchema = z.strictObject({
   options: z.looseObject({}).optional(),
 });
 
+/** How the Kafka trigger reads a record's key or value. */
+export const KAFKA_DESERIALIZERS = ["STRING", "JSON", "AVRO"] as const;
+
+/**
+ * The realtime Kafka trigger: one execution per record of `topic` (one name or a list), read by
+ * consumer group `groupId` from the brokers in `properties["bootstrap.servers"]`; keys and values
+ * as STRING, JSON or AVRO (through `serdeProperties["schema.registry.url"]`). Expressions see
+ * `trigger.key`, `trigger.value`, `trigger.headers`, `trigger.topic`, `trigger.partition`,
+ * `trigger.offset`, `trigger.timestamp`.
+ */
+export const KafkaRealtimeTriggerSchema = z.strictObject({
+  ...common,
+  topic: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: (iss) => `expected a topic name or a list of topic names, got ${show(iss.input)}` }),
+  groupId: z.string({ error: (iss) => `expected a consumer group id, got ${show(iss.input)}` }).min(1),
+  properties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+    .refine((p) => typeof p["bootstrap.servers"] === "string" && p["bootstrap.servers"].trim() !== "", { message: "properties needs bootstrap.servers (host:port, comma-separated)" }),
+  keyDeserializer: z.enum(KAFKA_DESERIALIZERS, { error: (iss) => `expected a key deserializer (${KAFKA_DESERIALIZERS.join(", ")}), got ${show(iss.input)}` }).default("STRING"),
+  valueDeserializer: z.enum(KAFKA_DESERIALIZERS, { error: (iss) => `expected a value deserializer (${KAFKA_DESERIALIZERS.join(", ")}), got ${show(iss.input)}` }).default("STRING"),
+  serdeProperties: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
+  inputs: valuesMap.optional(),
+}).superRefine((t, ctx) => {
+  const avro = t.keyDeserializer === "AVRO" || t.valueDeserializer === "AVRO";
+  if (avro && !t.serdeProperties?.["schema.registry.url"]) {
+    ctx.addIssue({ code: "custom", path: ["serdeProperties"], message: "an AVRO deserializer needs serdeProperties.schema.registry.url" });
+  }
+});
+
 /** The schema for a trigger of a canonical type. */
 export const TRIGGER_SCHEMAS: Record<string, z.ZodType> = {
   [TRIGGER_TYPES.schedule[0]]: ScheduleTriggerSchema,
   [TRIGGER_TYPES.flow[0]]: FlowTriggerSchema,
   [TRIGGER_TYPES.webhook[0]]: WebhookTriggerSchema,
   [TRIGGER_TYPES.http[0]]: HttpTriggerSchema,
+  [TRIGGER_TYPES.kafkaRealtime[0]]: KafkaRealtimeTriggerSchema,
 };
 
 /**

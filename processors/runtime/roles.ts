@@ -22,6 +22,7 @@ import { topicCatalogue, type TopicCatalogue } from "../../topology/topics.js";
 import { Executor } from "../executor/shell/executor.js";
 import { FlowTriggerProcessor } from "../triggers/flow-trigger-processor.js";
 import { FlowTriggerRouter } from "../triggers/flow-trigger-router.js";
+import { KafkaTriggerRunner } from "../triggers/kafka-trigger.js";
 import { PollingScheduler } from "../triggers/polling-scheduler.js";
 import { TriggerWorker } from "../triggers/trigger-worker.js";
 import { triggerTopicSpecs, triggerTopics } from "../triggers/trigger-topics.js";
@@ -263,6 +264,10 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       const polling = new PollingScheduler({ log, logger, codec, flows, topics: { evaluations: tt.evaluations, results: tt.results, commands: t("execution-commands") } });
       await polling.start();
       stops.push(() => polling.stop());
+      // realtime Kafka triggers: one consumer per deployed trigger, following deployments
+      const kafkaTriggers = new KafkaTriggerRunner({ log, logger, codec, flows, topics: { commands: t("execution-commands") } });
+      await kafkaTriggers.start();
+      stops.push(() => kafkaTriggers.stop());
     }
     if (wanted.has("worker")) {
       const worker = new Worker({
