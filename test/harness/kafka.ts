@@ -56,7 +56,7 @@ export function severableSockets(): { socketFactory: ISocketFactory; sever(): vo
     socketFactory,
     sever() {
       severed = true;
-      for (const s of sockets) s.destroy();
+      for (const s of sockets) s.destroy(new Error("connection reset: the process was killed"));
       sockets.clear();
     },
   };

@@ -27,6 +27,7 @@ import { badPartitionError, closedError, groupPartitionsMismatchError, partition
 import { DEFAULT_GROUP_EXPIRY_MS, type AppendResult, type FatalListener, type GroupMember, type JoinOptions, type Log, type LogRecord, type Membership, type ProduceRecord, type TopicSpec } from "../log.js";
 import { partitionForKey } from "../partitioner.js";
 import { coPartitionAssigner } from "./co-partition-assigner.js";
+import { ConnectionWatch } from "./connection-watch.js";
 import { KafkaMembership, headersOf, type MembershipHost } from "./kafka-membership.js";
 import { KafkaStateStore, LocalStores, type ChangelogRecord, type StoreHost } from "./kafka-state-store.js";
 import { PartitionReader, errorType } from "./partition-reader.js";
@@ -88,6 +89,9 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
   private readonly fatalListeners = new Set<FatalListener>();
   private closed = false;
   private halted: Error | undefined;
+  /** Rejects once the log stopped on a fatal failure: in-flight commits race it. */
+  readonly halt: Promise<never>;
+  private haltWith!: (err: Error) => void;
 
   private constructor(
     private readonly options: KafkaLogOptions,
@@ -96,19 +100,23 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
     private readonly producer: Producer,
     private readonly reader: PartitionReader,
     private readonly local: LocalStores,
+    private readonly watch: ConnectionWatch,
   ) {
+    // never rejects unobserved: commits race it, and only after a fatal failure does it settle
+    this.halt = new Promise<never>((_, reject) => (this.haltWith = reject));
+    this.halt.catch(() => undefined);
     this.prefix = options.topicPrefix ?? "";
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1_000;
   }
 
-  private static client(o: KafkaLogOptions): Kafka {
+  private static client(o: KafkaLogOptions, watch: ConnectionWatch): Kafka {
     return new Kafka({
       clientId: o.clientId ?? "lanner",
       brokers: o.brokers,
       connectionTimeout: 3_000,
       requestTimeout: 30_000,
       retry: { initialRetryTime: 50, maxRetryTime: 2_000, retries: 8 },
-      ...(o.socketFactory ? { socketFactory: o.socketFactory } : {}),
+      socketFactory: watch.factory(o.socketFactory),
       logLevel: o.onClientLog ? logLevel.WARN : logLevel.NOTHING,
       logCreator:
         () =>
@@ -122,7 +130,9 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
   /** Connects to the cluster; rejects with `KAFKA_UNAVAILABLE` when no broker answers. */
   static async open(options: KafkaLogOptions): Promise<KafkaLog> {
     if (options.brokers.length === 0) throw new LannerError("CONFIG_INVALID", "The kafka backend needs at least one broker (--kafka-brokers or kafka.brokers).");
-    const kafka = KafkaLog.client(options);
+    const lostRef: { fn?: (err: Error) => void } = {};
+    const watch = new ConnectionWatch(options.sessionTimeoutMs ?? 10_000, (err) => lostRef.fn?.(err));
+    const kafka = KafkaLog.client(options, watch);
     const admin = kafka.admin();
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
     try {
@@ -131,10 +141,13 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
     } catch (err) {
       await admin.disconnect().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
+      watch.stop();
       throw new LannerError("KAFKA_UNAVAILABLE", `Cannot reach Kafka at ${options.brokers.join(",")}: ${describeError(err)}`, { retriable: true, cause: err });
     }
     const local = await LocalStores.open(join(options.dataDir, "kafka-state"));
-    return new KafkaLog(options, kafka, admin, producer, PartitionReader.open(kafka), local);
+    const log = new KafkaLog(options, kafka, admin, producer, PartitionReader.open(kafka), local, watch);
+    lostRef.fn = (err) => log.fatal(err);
+    return log;
   }
 
   // ---- names ----------------------------------------------------------------------------------
@@ -427,6 +440,10 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
   fatal(err: Error): void {
     if (this.closed || this.halted) return;
     this.halted = err;
+    this.haltWith(new LannerError("KAFKA_CONNECTION_LOST", `The Kafka log stopped: ${err.message}`, { retriable: true, cause: err }));
+    // stop every client now: nothing this process still has in flight may commit later
+    for (const m of this.members) void m.shutdown();
+    void within(this.producer.disconnect(), 2_000);
     for (const l of this.fatalListeners) l(err);
   }
 
@@ -603,13 +620,27 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const m of this.members) await m.shutdown();
+    this.watch.stop();
+    // bounded: with the brokers gone, kafkajs would retry each goodbye for a long time
+    await Promise.all([...this.members].map((m) => within(m.shutdown(), 5_000)));
     this.members.clear();
-    await this.producer.disconnect().catch(() => undefined);
-    await this.admin.disconnect().catch(() => undefined);
-    await this.reader.close();
+    await within(this.producer.disconnect(), 2_000);
+    await within(this.admin.disconnect(), 2_000);
+    await within(this.reader.close(), 2_000);
     await this.local.close();
   }
 }
 
 const offsetKey = (group: string, topic: string, partition: number) => `${group}\u0000${topic}\u0000${partition}`;
+
+/** Waits for `p` (its failure ignored) at most `ms`. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((res) => (timer = setTimeout(res, ms))),
+  ]).finally(() => clearTimeout(timer));
+}

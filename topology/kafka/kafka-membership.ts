@@ -61,6 +61,8 @@ export interface MembershipHost {
   memberLeft(group: string): Promise<void>;
   noteReleased(partition: number): void;
   assertOpen(): void;
+  /** Rejects once the log stopped on a fatal failure. */
+  readonly halt: Promise<never>;
   /** Reports a failure the member cannot recover from (the consumer crashed for good). */
   fatal(err: Error): void;
   readonly heartbeatIntervalMs: number;
@@ -100,6 +102,7 @@ export class KafkaMembership implements Membership {
   private readonly consumer: Consumer;
   private chain: Promise<void> = Promise.resolve();
   private left = false;
+  private shut = false;
   private leaving: Promise<void> | undefined;
   private firstJoin!: () => void;
   private readonly joined = new Promise<void>((res) => (this.firstJoin = res));
@@ -321,7 +324,18 @@ export class KafkaMembership implements Membership {
     const numbers = [...new Set([...c.offsets, ...(c.fence ?? [])].map((x) => x.partition))].sort((a, b) => a - b);
     const key = numbers.length === 0 ? `m.${this.memberId}` : numbers.join(".");
     const tp = await this.producer(key);
-    return this.exclusive(tp, async () => {
+    return this.exclusive(tp, () => Promise.race([this.host.halt, this.transact(tp, c, prepared, batches, key, numbers)]));
+  }
+
+  private async transact(
+    tp: TxProducer,
+    c: Commit,
+    prepared: Array<{ r: Commit["produce"][number]; physical: string; partition: number }>,
+    batches: StateBatch[],
+    key: string,
+    numbers: number[],
+  ): Promise<AppendResult[]> {
+    {
       this.host.assertOpen();
       this.checkOwned(c);
       const tx = await tp.producer.transaction();
@@ -360,7 +374,7 @@ export class KafkaMembership implements Membership {
         await tx.abort().catch(() => undefined);
         throw await this.commitError(err, key, numbers);
       }
-    });
+    }
   }
 
   /** Sends the state batches as changelog records in the open transaction. */
@@ -483,8 +497,10 @@ export class KafkaMembership implements Membership {
     await this.host.memberLeft(this.group);
   }
 
-  /** Closing the log: stops without revoking callbacks (no rebalance is awaited). */
+  /** Closing the log: stops without revoking callbacks (no rebalance is awaited). Idempotent. */
   async shutdown(): Promise<void> {
+    if (this.left && this.leaving === undefined && this.shut) return;
+    this.shut = true;
     this.left = true;
     for (const d of this.parts.values()) clearTimeout(d.retryTimer);
     for (const n of this.numbers) this.host.noteReleased(n);
