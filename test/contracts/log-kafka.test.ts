@@ -1,12 +1,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { beforeAll } from "vitest";
 import { KafkaLog } from "../../topology/kafka/kafka-log.js";
 import type { Log } from "../../topology/log.js";
 import { ensureKafka, randomPrefix, severableSockets } from "../harness/kafka.js";
 import { logContract } from "./log.contract.js";
 
 const prefix = randomPrefix("log");
+// The first start may fetch Kafka with Maven: give it its own budget, outside any test's.
+beforeAll(() => ensureKafka().then(() => undefined), 600_000);
 const dirs: string[] = [];
 const severs = new Map<Log, () => void>();
 
