@@ -1,7 +1,38 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { LannerError } from "../../common/errors.js";
 import type { SqlClient, SqlQueryable } from "./sql-client.js";
+
+/**
+ * Settings of the embedded database. Postgres' default 128 MB of shared buffers would all become
+ * resident in this process's wasm heap as the read side works; 16 MB holds the hot pages of a
+ * single node's projections.
+ */
+const POSTGRESQL_CONF = ["shared_buffers = 16MB"];
+
+/**
+ * Creates a database in an empty `dataDir` in a short-lived child process. PGlite's initdb leaves
+ * ≈ 500 MB resident in the process that ran it (its own wasm instance and buffers, not returned
+ * to the system after it ends), so the serving process only ever opens a directory already made.
+ */
+async function initialiseInChildProcess(dataDir: string): Promise<void> {
+  const script = `const { PGlite } = await import(${JSON.stringify(import.meta.resolve("@electric-sql/pglite"))});
+const db = await PGlite.create(process.argv[1], { postgresqlconf: ${JSON.stringify(POSTGRESQL_CONF)} });
+await db.close();`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script, dataDir], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-2_000);
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (c) => resolve(c));
+  });
+  if (code !== 0) throw new Error(`initialising the database failed (exit ${code}): ${stderr.trim()}`);
+}
 
 /**
  * A `SqlClient` on PGlite: Postgres compiled to WebAssembly, running in this process on a data
@@ -15,8 +46,11 @@ export class PgliteSqlClient implements SqlClient {
   /** Opens (creating when missing) the database in `dataDir`; in memory when `dataDir` is undefined. */
   static async open(dataDir?: string): Promise<PgliteSqlClient> {
     try {
-      if (dataDir !== undefined) await mkdir(dataDir, { recursive: true });
-      const db = dataDir === undefined ? await PGlite.create() : await PGlite.create(dataDir);
+      if (dataDir !== undefined) {
+        await mkdir(dataDir, { recursive: true });
+        if (!existsSync(join(dataDir, "PG_VERSION"))) await initialiseInChildProcess(dataDir);
+      }
+      const db = await PGlite.create(dataDir, { postgresqlconf: POSTGRESQL_CONF });
       return new PgliteSqlClient(db);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
