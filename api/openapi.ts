@@ -32,8 +32,8 @@ interface RouteDoc {
 const DOCS: Record<string, RouteDoc> = {
   "POST /flows": { summary: "Create or update a flow from its YAML source", tag: "Flows", yamlBody: true },
   "POST /flows/validate": { summary: "Validate flows (multi-document YAML) without saving; errors with line:column", tag: "Flows", yamlBody: true },
-  "POST /flows/import": { summary: "Import every flow of a multi-document YAML text (all or nothing)", tag: "Flows", yamlBody: true },
-  "GET /flows/export/by-query": { summary: "Export the flows of a namespace as multi-document YAML", tag: "Flows", query: FlowSearchQuery },
+  "POST /flows/import": { summary: "Import every flow of a multi-document YAML text or a zip of .yml files (all or nothing)", tag: "Flows", yamlBody: true },
+  "GET /flows/export/by-query": { summary: "Export the flows of a namespace as multi-document YAML, or as a zip of <namespace>.<id>.yml files with Accept: application/zip", tag: "Flows", query: FlowSearchQuery },
   "GET /flows/search": { summary: "Search flows", tag: "Flows", query: FlowSearchQuery },
   "GET /flows/:namespace": { summary: "List the flows of a namespace", tag: "Flows", params: NamespaceParams },
   "GET /flows/:namespace/:id": { summary: "Get a flow (JSON, or its YAML source with Accept: application/x-yaml)", tag: "Flows", params: FlowParams },

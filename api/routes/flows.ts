@@ -9,6 +9,7 @@ import { drainMultipart, multipartParts } from "../multipart.js";
 import { ApiError, type ApiIssue } from "../http-errors.js";
 import { FlowParams as FlowParamsSchema, FlowSearchQuery, NamespaceParams } from "../api-schemas.js";
 import { flowGraph } from "../flow-graph.js";
+import { flowsZip, looksLikeZip, readFlowsZip } from "../flow-archive.js";
 import { splitDocuments, validateDocuments } from "../flow-documents.js";
 import { parseWith } from "../validation.js";
 
@@ -90,6 +91,7 @@ function notFound(p: FlowParams, revision?: number): ApiError {
 export function registerFlowRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const yamlTypes = ["application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"];
   app.addContentTypeParser(yamlTypes, { parseAs: "string" }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(["application/zip", "application/x-zip-compressed"], { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
   app.post("/flows", async (req) => flowJson(await deploy(ctx, req.tenantId, req.body)));
 
@@ -108,20 +110,35 @@ export function registerFlowRoutes(app: FastifyInstance, ctx: ApiContext): void 
   app.get("/flows/export/by-query", async (req, reply) => {
     const q = parseWith(FlowSearchQuery, req.query, "query");
     const flows = await ctx.repository.listFlows(req.tenantId, q.namespace);
+    if (/application\/(x-)?zip/i.test(req.headers.accept ?? "")) {
+      return reply.type("application/zip").header("content-disposition", 'attachment; filename="flows.zip"').send(Buffer.from(flowsZip(flows)));
+    }
     const text = flows.map((f) => (f.source.endsWith("\n") ? f.source : `${f.source}\n`)).join("---\n");
     return reply.type("application/x-yaml").header("content-disposition", 'attachment; filename="flows.yaml"').send(text);
   });
 
   app.post("/flows/import", async (req) => {
-    const text = await yamlText(req);
-    const checked = validateDocuments(text);
-    const bad = checked.filter((d) => !d.valid);
-    if (bad.length > 0) {
-      const errors: ApiIssue[] = bad.flatMap((d) => d.errors.map((e) => ({ ...e, path: `documents[${d.index}].${e.path}` })));
-      throw new ApiError(422, "FLOW_INVALID", `${bad.length} of ${checked.length} flow document(s) are not valid; nothing was imported: ${errors[0].line}:${errors[0].column}: ${errors[0].message}`, errors);
+    const sources = await importSources(req);
+    const errors: ApiIssue[] = [];
+    let bad = 0;
+    let checkedCount = 0;
+    for (const source of sources) {
+      const checked = validateDocuments(source.text);
+      checkedCount += checked.length;
+      const prefix = source.name === undefined ? "" : `${source.name}:`;
+      for (const d of checked.filter((x) => !x.valid)) {
+        bad++;
+        errors.push(...d.errors.map((e) => ({ ...e, path: `${prefix}documents[${d.index}].${e.path}` })));
+      }
+    }
+    if (sources.length === 0) throw new ApiError(422, "FLOW_INVALID", "the archive holds no .yml or .yaml file", [{ path: "body", message: "no flow file" }]);
+    if (bad > 0) {
+      throw new ApiError(422, "FLOW_INVALID", `${bad} of ${checkedCount} flow document(s) are not valid; nothing was imported: ${errors[0].path} ${errors[0].line}:${errors[0].column}: ${errors[0].message}`, errors);
     }
     const imported: Record<string, unknown>[] = [];
-    for (const doc of splitDocuments(text)) imported.push(flowJson(await deploy(ctx, req.tenantId, doc.source)));
+    for (const source of sources) {
+      for (const doc of splitDocuments(source.text)) imported.push(flowJson(await deploy(ctx, req.tenantId, doc.source)));
+    }
     return { count: imported.length, flows: imported };
   });
 
@@ -168,6 +185,27 @@ export function registerFlowRoutes(app: FastifyInstance, ctx: ApiContext): void 
     await appendFlowRecord(ctx, { ...key, revision: latest.revision + 1, source: latest.source, deleted: true });
     return reply.status(204).send();
   });
+}
+
+/** Most bytes the YAML files of an imported archive may inflate to. */
+const MAX_ARCHIVE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What an import brings: a zip archive (body `application/zip`, or a multipart file that is a
+ * zip) gives its YAML files, each named; YAML text (body or multipart file) gives one unnamed source.
+ */
+async function importSources(req: FastifyRequest): Promise<Array<{ name?: string; text: string }>> {
+  if (req.isMultipart()) {
+    for await (const part of multipartParts(req)) {
+      if (part.type !== "file") continue;
+      const bytes = await part.toBuffer();
+      await drainMultipart(req);
+      return looksLikeZip(bytes) ? readFlowsZip(bytes, MAX_ARCHIVE_BYTES) : [{ text: bytes.toString("utf8") }];
+    }
+    throw new ApiError(422, "FLOW_BODY_NOT_YAML", "expected a YAML file or a zip archive in the multipart upload", [{ path: "body", message: "no file part" }]);
+  }
+  if (Buffer.isBuffer(req.body)) return readFlowsZip(req.body, MAX_ARCHIVE_BYTES);
+  return [{ text: yamlBody(req.body) }];
 }
 
 /** The YAML text of a request: the body, or the first file of a multipart upload. */
