@@ -64,6 +64,8 @@ interface BatchLike {
 type BatchCtor = new (topic: string, fetchedOffset: string, partitionData: FetchPartition) => BatchLike;
 
 const READ_COMMITTED = 1;
+/** Errors that clear once metadata catches up (new topic, moved leader). */
+const RETRIABLE = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION", "NOT_LEADER_OR_FOLLOWER"]);
 const LATEST = -1;
 const EARLIEST = -2;
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -106,8 +108,28 @@ export class PartitionReader {
     return this.cluster.findBroker({ nodeId });
   }
 
+  /**
+   * Runs `fn` again (bounded) when the broker does not know the partition yet or any more: a
+   * topic created a moment ago, or a leader that moved. Metadata is refreshed before each retry.
+   */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (i >= 20 || !RETRIABLE.has(errorType(err) ?? "")) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(500, 20 * 2 ** i)));
+        await this.cluster.refreshMetadata().catch(() => undefined);
+      }
+    }
+  }
+
   /** The last stable offset (read-committed end) or, with `earliest`, the log start offset. */
-  async offset(topic: string, partition: number, which: "latest" | "earliest" = "latest"): Promise<bigint> {
+  offset(topic: string, partition: number, which: "latest" | "earliest" = "latest"): Promise<bigint> {
+    return this.retrying(() => this.offsetOnce(topic, partition, which));
+  }
+
+  private async offsetOnce(topic: string, partition: number, which: "latest" | "earliest"): Promise<bigint> {
     const broker = await this.broker(topic, partition);
     const res = await broker.listOffsets({
       isolationLevel: READ_COMMITTED,
@@ -126,16 +148,15 @@ export class PartitionReader {
     let position = from;
     // Bounded: each round either advances or ends; the cap guards against a broker that never moves.
     for (let round = 0; round < 1_000_000; round++) {
-      const broker = await this.broker(topic, partition);
       let part: FetchPartition | undefined;
       try {
-        const res = await broker.fetch({
+        const res = await this.retrying(async () => (await this.broker(topic, partition)).fetch({
           isolationLevel: READ_COMMITTED,
           maxWaitTime: 0,
           minBytes: 0,
           maxBytes: CHUNK_BYTES,
           topics: [{ topic, partitions: [{ partition, fetchOffset: String(position), maxBytes: CHUNK_BYTES }] }],
-        });
+        }));
         part = res.responses[0]?.partitions.find((x) => x.partition === partition);
       } catch (err) {
         if (errorType(err) === "OFFSET_OUT_OF_RANGE") {
