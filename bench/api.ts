@@ -10,7 +10,7 @@
  *   - search:  GET  /api/v1/executions/search?namespace=bench&size=25 over what create left
  * `--profile` also runs the server with `--cpu-prof` during create and prints the top frames.
  *
- *   npx tsx bench/api.ts [--connections 32] [--seconds 20] [--profile]
+ *   npx tsx bench/api.ts [--connections 32] [--seconds 20] [--durability fsync|os] [--profile] [--quick]
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,7 +23,7 @@ import { BENCH_DIR, REPO_DIR, round, summarize, writeResult } from "./lib/report
 import { TWO_STEP_FLOW } from "./throughput.js";
 
 const { values: args } = parseArgs({
-  options: { connections: { type: "string", default: "32" }, seconds: { type: "string", default: "20" }, profile: { type: "boolean", default: false }, quick: { type: "boolean", default: false } },
+  options: { connections: { type: "string", default: "32" }, seconds: { type: "string", default: "20" }, profile: { type: "boolean", default: false }, durability: { type: "string", default: "fsync" }, quick: { type: "boolean", default: false } },
 });
 const CONNECTIONS = Number(args.connections);
 const SECONDS = args.quick ? 5 : Number(args.seconds);
@@ -115,7 +115,8 @@ async function startServer(dataDir: string, env: Record<string, string>, nodeFla
 }
 
 async function main(): Promise<void> {
-  const place = await preparePlace("embedded");
+  if (args.durability !== "fsync" && args.durability !== "os") throw new Error(`--durability must be fsync or os, got ${args.durability}`);
+  const place = await preparePlace("embedded", [[["durability"], args.durability]]);
   const profDir = mkdtempSync(join(tmpdir(), "lanner-api-prof-"));
   const server = await startServer(place.config.dataDir, place.env, args.profile ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []);
   const base = server.url;
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
       if (file) profile = execFileSync(process.execPath, ["--import", "tsx", join(BENCH_DIR, "profile-summary.ts"), join(profDir, file), "20"], { cwd: REPO_DIR, encoding: "utf8" });
       if (profile) say(profile);
     }
-    const out = writeResult("api", "embedded", {
+    const out = writeResult("api", args.durability === "os" ? "embedded-os" : "embedded", {
       connections: CONNECTIONS, seconds: SECONDS, setup: place.facts, target: "create-execution ≥ 1,000 requests/s",
       create, search, indexerLagAfter: lagLine ?? null, ...(profile ? { profile } : {}),
     });
