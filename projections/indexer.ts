@@ -69,6 +69,14 @@ export interface IndexerOptions {
   retryMaxMs?: number;
   /** Executions kept folded in memory per partition (the rest are reloaded from the repository); default 5,000. */
   cacheSize?: number;
+  /**
+   * From this many task runs on, a running execution's view is rewritten at most once per
+   * `viewWriteMsPerTaskRun` × its task runs (default 1,000 task runs, 1 ms): each write stores the
+   * whole view, so writing a 10,000-task-run ForEach on every batch would cost O(n²) bytes. Its
+   * end, and any change of its execution state, are still written at once.
+   */
+  largeExecutionTaskRuns?: number;
+  viewWriteMsPerTaskRun?: number;
   memberId?: string;
   /** What to project; default every kind whose topic exists on the log. */
   kinds?: readonly IndexedKind[];
@@ -97,11 +105,28 @@ interface Cached {
   state: ExecutionState;
 }
 
+/** A large execution folded past what the repository holds (its write was deferred). */
+interface Deferred {
+  /** Offset of its first event not yet written: the partition's commit may not pass it. */
+  firstOffset: bigint;
+  /** Offset of its last event folded: the version of the row once written. */
+  lastOffset: bigint;
+}
+
+/** When a large execution's view was last written, and in which execution state. */
+interface Written {
+  at: number;
+  state: string;
+}
+
 class Stopping extends LannerError {
   constructor() {
     super("INDEXER_STOPPING", "the indexer is stopping", { retriable: true });
   }
 }
+
+/** setTimeout's largest delay (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -113,6 +138,17 @@ export class Indexer {
   private readonly codec: RecordCodec;
   private readonly topics: IndexerTopics;
   private readonly cacheSize: number;
+  private readonly largeExecutionTaskRuns: number;
+  private readonly viewWriteMsPerTaskRun: number;
+  /** Per `executions` partition: large executions whose latest fold is not written yet. */
+  private readonly deferred = new Map<number, Map<string, Deferred>>();
+  /** Per `executions` partition: last write of each large execution. */
+  private readonly written = new Map<number, Map<string, Written>>();
+  /** Per `executions` partition: end of the last batch folded (what a flush may commit). */
+  private readonly delivered = new Map<number, bigint>();
+  private readonly flushTimers = new Map<number, NodeJS.Timeout>();
+  /** Per `executions` partition: batches and flushes run one at a time. */
+  private readonly queues = new Map<number, Promise<unknown>>();
   /** Folded executions per `executions` partition, oldest use first (Map order). */
   private readonly cache = new Map<number, Map<string, Cached>>();
   private membership: Membership | undefined;
@@ -133,6 +169,8 @@ export class Indexer {
     this.codec = opts.codec;
     this.topics = { ...DEFAULT_INDEXER_TOPICS, ...opts.topics };
     this.cacheSize = opts.cacheSize ?? 5_000;
+    this.largeExecutionTaskRuns = opts.largeExecutionTaskRuns ?? 1_000;
+    this.viewWriteMsPerTaskRun = opts.viewWriteMsPerTaskRun ?? 1;
     this.group = opts.group ?? INDEXER_GROUP;
     const exists = (topic: string) => {
       try {
@@ -204,7 +242,26 @@ export class Indexer {
     for (const o of [...this.others.values()]) await o.leave();
     this.others.clear();
     this.otherJoins.clear();
+    for (const p of [...this.cache.keys()]) this.dropPartition(p);
     this.cache.clear();
+  }
+
+  /** Forgets a partition's folds and deferred writes (its uncommitted events are delivered again). */
+  private dropPartition(partition: number): void {
+    this.cache.delete(partition);
+    this.deferred.delete(partition);
+    this.written.delete(partition);
+    this.delivered.delete(partition);
+    const t = this.flushTimers.get(partition);
+    if (t) clearTimeout(t);
+    this.flushTimers.delete(partition);
+  }
+
+  /** Runs `job` after every batch and flush of the partition queued before it. */
+  private serial<T>(partition: number, job: () => Promise<T>): Promise<T> {
+    const next = (this.queues.get(partition) ?? Promise.resolve()).then(job, job);
+    this.queues.set(partition, next.catch(() => undefined));
+    return next;
   }
 
   /**
@@ -223,11 +280,15 @@ export class Indexer {
   }
 
   private async onAssign(assigned: AssignedPartition[]): Promise<void> {
-    for (const a of assigned) if (a.topic === this.topics.executions) this.cache.set(a.partition, new Map());
+    for (const a of assigned) {
+      if (a.topic !== this.topics.executions) continue;
+      this.dropPartition(a.partition);
+      this.cache.set(a.partition, new Map());
+    }
   }
 
   private async onRevoke(revoked: TopicPartition[]): Promise<void> {
-    for (const r of revoked) if (r.topic === this.topics.executions) this.cache.delete(r.partition);
+    for (const r of revoked) if (r.topic === this.topics.executions) this.dropPartition(r.partition);
   }
 
   private async onRecords(batch: LogRecord[]): Promise<void> {
@@ -236,7 +297,13 @@ export class Indexer {
     const other = this.otherJoins.get(topic);
     const membership = other ? await other : this.membership ?? (await this.joined);
     if (!membership) return;
-    const next = batch[batch.length - 1].offset + 1n;
+    if (topic === this.topics.executions) return this.serial(partition, () => this.deliver(membership, batch));
+    return this.deliver(membership, batch);
+  }
+
+  private async deliver(membership: Membership, batch: LogRecord[]): Promise<void> {
+    const { topic, partition } = batch[0];
+    const end = batch[batch.length - 1].offset + 1n;
     for (let attempt = 0; ; attempt++) {
       let deadLetters: ProduceRecord[];
       try {
@@ -246,8 +313,13 @@ export class Indexer {
           : await this.indexTriggers(batch);
       } catch (err) {
         // The fold may have been half-applied in memory: reload from the repository next time.
+        const hadDeferred = (this.deferred.get(partition)?.size ?? 0) > 0;
+        if (topic === this.topics.executions) this.dropPartition(partition);
         this.cache.set(partition, new Map());
         if (this.stopping) throw new Stopping();
+        // Folds of earlier batches were never written: only a delivery from the committed offset
+        // (which did not pass them) rebuilds them.
+        if (hadDeferred) throw err;
         this.stats.retries++;
         const delay = Math.min(this.opts.retryMaxMs ?? 10_000, (this.opts.retryInitialMs ?? 100) * 2 ** Math.min(attempt, 16));
         const lag = await this.lag().catch(() => undefined);
@@ -257,12 +329,18 @@ export class Indexer {
         if (this.stopping) throw new Stopping();
         continue;
       }
+      let next = end;
+      if (topic === this.topics.executions) {
+        this.delivered.set(partition, end);
+        next = this.committable(partition, end);
+        this.armFlush(partition, membership);
+      }
       try {
         await membership.commit({ produce: deadLetters, offsets: [{ topic, partition, next }] });
       } catch (err) {
         if (err instanceof LannerError && err.code === "FENCED") {
           // The partition moved to another indexer; it replays from the committed offset.
-          this.cache.delete(partition);
+          this.dropPartition(partition);
           return;
         }
         throw err;
@@ -270,6 +348,76 @@ export class Indexer {
       this.stats.deadLetters += deadLetters.length;
       return;
     }
+  }
+
+  /** The offset the partition may commit: `end`, held back before the first deferred event. */
+  private committable(partition: number, end: bigint): bigint {
+    let next = end;
+    for (const d of this.deferred.get(partition)?.values() ?? []) if (d.firstOffset < next) next = d.firstOffset;
+    return next;
+  }
+
+  /** Arms a write of the partition's deferred views when the first of them is due. */
+  private armFlush(partition: number, membership: Membership): void {
+    const deferred = this.deferred.get(partition);
+    if (!deferred || deferred.size === 0 || this.flushTimers.has(partition) || this.stopping) return;
+    const now = Date.now();
+    let at = Number.POSITIVE_INFINITY;
+    const cache = this.cache.get(partition);
+    for (const id of deferred.keys()) {
+      const state = cache?.get(id)?.state;
+      const last = this.written.get(partition)?.get(id)?.at ?? now;
+      at = Math.min(at, state ? last + state.order.length * this.viewWriteMsPerTaskRun : now);
+    }
+    const timer = setTimeout(() => {
+      this.flushTimers.delete(partition);
+      void this.serial(partition, () => this.flush(partition, membership)).catch((err: unknown) => {
+        this.logger.warn({ err: describeError(err), partition }, "deferred execution views not written; retrying");
+        this.armFlush(partition, membership);
+      });
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - now)));
+    timer.unref();
+    this.flushTimers.set(partition, timer);
+  }
+
+  /** Writes every deferred view of the partition and commits up to the last batch folded. */
+  private async flush(partition: number, membership: Membership): Promise<void> {
+    const deferred = this.deferred.get(partition);
+    const cache = this.cache.get(partition);
+    if (!deferred || deferred.size === 0 || !cache || this.stopping) return;
+    const rows: ExecutionUpsert[] = [];
+    for (const [id, d] of deferred) {
+      const state = cache.get(id)?.state;
+      if (state) rows.push({ execution: executionView(state), version: d.lastOffset, fold: foldOf(state) });
+    }
+    await this.repository.upsertExecutions(rows);
+    const now = Date.now();
+    const written = this.writtenOf(partition);
+    for (const id of deferred.keys()) {
+      const state = cache.get(id)?.state;
+      if (state) written.set(id, { at: now, state: state.execution.state.current });
+    }
+    deferred.clear();
+    const next = this.delivered.get(partition);
+    if (next === undefined) return;
+    try {
+      await membership.commit({ produce: [], offsets: [{ topic: this.topics.executions, partition, next }] });
+    } catch (err) {
+      if (err instanceof LannerError && err.code === "FENCED") {
+        this.dropPartition(partition);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private writtenOf(partition: number): Map<string, Written> {
+    let w = this.written.get(partition);
+    if (!w) {
+      w = new Map();
+      this.written.set(partition, w);
+    }
+    return w;
   }
 
   private pause(ms: number): Promise<void> {
@@ -321,6 +469,8 @@ export class Indexer {
       }
     }
     const changed = new Map<string, bigint>();
+    /** Offset of each changed execution's first event in this batch. */
+    const firstChange = new Map<string, bigint>();
     let folded = 0;
     for (const { rec, event } of events) {
       const cached = cache.get(event.executionId);
@@ -338,15 +488,36 @@ export class Indexer {
         }
         cache.set(event.executionId, { state });
         changed.set(event.executionId, rec.offset);
+        if (!firstChange.has(event.executionId)) firstChange.set(event.executionId, rec.offset);
         folded++;
       } catch (err) {
         dead.push(this.deadLetter(rec, `event cannot be folded: ${describeError(err)}`));
       }
     }
     const rows: ExecutionUpsert[] = [];
+    const now = Date.now();
+    let deferred = this.deferred.get(partition);
+    const written = this.writtenOf(partition);
     for (const [id, version] of changed) {
       const state = cache.get(id)?.state;
-      if (state) rows.push({ execution: executionView(state), version, fold: foldOf(state) });
+      if (!state) continue;
+      const current = state.execution.state.current;
+      const last = written.get(id);
+      const large = state.order.length >= this.largeExecutionTaskRuns && !isTerminal(current);
+      if (large && last && last.state === current && now - last.at < state.order.length * this.viewWriteMsPerTaskRun) {
+        if (!deferred) {
+          deferred = new Map();
+          this.deferred.set(partition, deferred);
+        }
+        const d = deferred.get(id);
+        if (d) d.lastOffset = version;
+        else deferred.set(id, { firstOffset: firstChange.get(id) ?? version, lastOffset: version });
+        continue;
+      }
+      rows.push({ execution: executionView(state), version, fold: foldOf(state) });
+      deferred?.delete(id);
+      if (large) written.set(id, { at: now, state: current });
+      else written.delete(id);
     }
     await this.repository.upsertExecutions(rows);
     this.stats.events += folded;
@@ -355,10 +526,12 @@ export class Indexer {
       const state = cache.get(id)?.state;
       if (state && isTerminal(state.execution.state.current)) cache.delete(id);
     }
-    while (cache.size > this.cacheSize) {
-      const oldest = cache.keys().next();
-      if (oldest.done) break;
-      cache.delete(oldest.value);
+    // Least recently used first; a deferred execution stays (its fold is not in the repository).
+    for (const id of cache.keys()) {
+      if (cache.size <= this.cacheSize) break;
+      if (deferred?.has(id)) continue;
+      cache.delete(id);
+      written.delete(id);
     }
     return dead;
   }
