@@ -72,6 +72,11 @@ interface PartitionDelivery {
   tp: TopicPartition;
   /** True once `onAssign` resolved; false while assigning, after revocation or a fence. */
   ready: boolean;
+  /**
+   * True from just before `onAssign` (its producer initialised) until revocation or leave: the
+   * member owns it and may commit for it, also from within `onAssign` (a restore that flushes).
+   */
+  claimed: boolean;
   /** Next offset to deliver (records below it were delivered already). */
   position: bigint;
   inflight: Promise<void> | undefined;
@@ -161,13 +166,14 @@ export class KafkaMembership implements Membership {
     for (const [k, d] of this.parts) {
       if (!wanted.has(k)) {
         d.ready = false;
+        d.claimed = false;
         revoked.push(d);
       }
     }
     const added: PartitionDelivery[] = [];
     for (const [k, tp] of wanted) {
       if (this.parts.has(k)) continue;
-      const d: PartitionDelivery = { tp, ready: false, position: 0n, inflight: undefined, retryTimer: undefined, failures: 0 };
+      const d: PartitionDelivery = { tp, ready: false, claimed: false, position: 0n, inflight: undefined, retryTimer: undefined, failures: 0 };
       this.parts.set(k, d);
       added.push(d);
     }
@@ -212,6 +218,7 @@ export class KafkaMembership implements Membership {
       d.position = await this.host.committed(this.group, d.tp.topic, d.tp.partition);
       assigned.push({ ...d.tp, next: d.position });
     }
+    for (const d of added) if (this.parts.get(tpKey(d.tp.topic, d.tp.partition)) === d) d.claimed = true;
     await this.member.onAssign(assigned);
     for (const d of added) {
       if (this.parts.get(tpKey(d.tp.topic, d.tp.partition)) !== d) continue;
@@ -305,7 +312,7 @@ export class KafkaMembership implements Membership {
 
   private owns(tp: TopicPartition): boolean {
     const d = this.parts.get(tpKey(tp.topic, tp.partition));
-    return !this.left && d !== undefined && d.ready && !this.lost.has(tp.partition);
+    return !this.left && d !== undefined && d.claimed && !this.lost.has(tp.partition);
   }
 
   private checkOwned(c: Commit): void {
@@ -475,6 +482,7 @@ export class KafkaMembership implements Membership {
     const owned = [...this.parts.values()];
     for (const d of owned) {
       d.ready = false;
+      d.claimed = false;
       clearTimeout(d.retryTimer);
     }
     for (const d of owned) await d.inflight?.catch(() => undefined);
