@@ -3,7 +3,11 @@
  * indexer and webserver (read side on Elasticsearch). Both executors share the eight partitions
  * (the co-partition assignor); 500 executions started over the API all end SUCCESS, and the
  * `executions` topic read back through `KafkaLog.readPartition` shows for every execution a
- * valid history where each task run was created once and ended once.
+ * valid history where each task run was created once and ended once. Then 500 more are started
+ * and one executor is killed with SIGKILL mid-run: its partitions move to the other executor
+ * once the group's session times out, which restores their state from the `executions` topic
+ * (and may flush it before the partition is delivered to); every execution ends SUCCESS with
+ * each task run created and ended once.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LannerProcess } from "../harness/lanner-process.js";
@@ -92,6 +96,44 @@ describe("two executors and two workers as separate processes on Kafka", () => {
         const runs = Object.values(check.state.taskRuns);
         expect(runs.map((t) => [t.taskId, t.state.current])).toEqual([["first", "SUCCESS"], ["nap", "SUCCESS"], ["last", "SUCCESS"]]);
         expect(runs[2].outputs).toEqual({ value: `${i} done` });
+      }
+    } finally {
+      await log.close();
+    }
+  });
+
+  it("finishes 500 more with one executor killed mid-run: its partitions move, state restores, nothing runs twice", { timeout: 420_000 }, async () => {
+    const before = await api.countInState("company.e2e", "many", "SUCCESS");
+    const submitting = api.executeMany("company.e2e", "many", COUNT, 10, (i) => ({ n: COUNT + i }));
+    // kill an executor once work of this round is flowing
+    await cluster.explain(ApiClient.until("the first executions of the round done", async () => {
+      const n = await api.countInState("company.e2e", "many", "SUCCESS");
+      return n >= before + 20 ? n : undefined;
+    }, WAIT_MS, 200));
+    const heldByVictim = heldPartitions(executors[0].output());
+    await executors[0].crash();
+    const doneAtCrash = await api.countInState("company.e2e", "many", "SUCCESS");
+    expect(heldByVictim.length).toBeGreaterThan(0);
+    expect(doneAtCrash).toBeLessThan(before + COUNT);
+
+    const ids = await cluster.explain(submitting);
+    expect(new Set(ids).size).toBe(COUNT);
+    const ended = await cluster.explain(api.waitTerminal(ids, WAIT_MS, 1_000));
+    const states = new Map<string, number>();
+    for (const e of ended.values()) states.set(e.state.current, (states.get(e.state.current) ?? 0) + 1);
+    expect(Object.fromEntries(states)).toEqual({ SUCCESS: COUNT });
+    // the surviving executor holds every partition, none of them given up on a fence
+    expect(heldPartitions(executors[1].output())).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+
+    const log = await cluster.openLog();
+    try {
+      const histories = await readHistories(log);
+      for (const [i, id] of ids.entries()) {
+        const check = checkHistory(histories.get(id) ?? []);
+        expect(check.problems, `history of ${id}`).toEqual([]);
+        const runs = Object.values(check.state.taskRuns);
+        expect(runs.map((t) => [t.taskId, t.state.current])).toEqual([["first", "SUCCESS"], ["nap", "SUCCESS"], ["last", "SUCCESS"]]);
+        expect(runs[2].outputs).toEqual({ value: `${COUNT + i} done` });
       }
     } finally {
       await log.close();
