@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- <workload> [--backend embedded|postgres] [--quick]`: runs one workload and
+ * `npm run bench -- <workload> [--backend embedded|postgres|kafka] [--quick]`: runs one workload and
  * writes `bench/results/<workload>-<backend>.json`.
  */
 import { runChain } from "./chain.js";
@@ -22,7 +22,7 @@ const WORKLOADS: Record<string, (backend: BenchBackend, opts: BenchOptions) => P
 };
 
 function usage(msg: string): never {
-  process.stderr.write(`${msg}\nusage: npm run bench -- <${Object.keys(WORKLOADS).join("|")}> [--backend embedded|postgres] [--durability fsync|os] [--quick]\n`);
+  process.stderr.write(`${msg}\nusage: npm run bench -- <${Object.keys(WORKLOADS).join("|")}> [--backend embedded|postgres|kafka] [--durability fsync|os] [--quick]\n`);
   process.exit(2);
 }
 
@@ -34,7 +34,7 @@ const run = WORKLOADS[name];
 if (!run) usage(`bench: unknown workload ${JSON.stringify(name)}`);
 const bi = args.indexOf("--backend");
 const backend = bi >= 0 ? args[bi + 1] : "embedded";
-if (backend !== "embedded" && backend !== "postgres") usage(`bench: unknown backend ${JSON.stringify(backend)}`);
+if (backend !== "embedded" && backend !== "postgres" && backend !== "kafka") usage(`bench: unknown backend ${JSON.stringify(backend)}`);
 const di = args.indexOf("--durability");
 const durability = di >= 0 ? args[di + 1] : undefined;
 if (durability !== undefined && durability !== "fsync" && durability !== "os") usage(`bench: unknown durability ${JSON.stringify(durability)}`);

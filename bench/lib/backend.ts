@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../cli/config.js";
+import { ensureKafka, randomPrefix } from "../../test/harness/kafka.js";
 import { createTestSchema } from "../../test/harness/postgres.js";
 
-export type BenchBackend = "embedded" | "postgres";
+export type BenchBackend = "embedded" | "postgres" | "kafka";
 
 /** Command-line options every workload takes. */
 export interface BenchOptions {
@@ -38,6 +39,21 @@ export async function preparePlace(backend: BenchBackend, overrides: Array<[stri
       backend, config,
       facts: { durability: config.durability, partitions: config.partitions, workerThreads: config.worker.threads },
       env: { LANNER_BACKEND: "embedded", LANNER_DATA_DIR: dataDir, LANNER_DURABILITY: config.durability },
+      dispose: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  if (backend === "kafka") {
+    // the broker scripts/kafka.sh runs (or LANNER_TEST_KAFKA_BROKERS); a random prefix per run
+    const brokers = await ensureKafka();
+    const prefix = randomPrefix("bench");
+    const config = loadConfig({
+      env: {},
+      overrides: [[["backend"], "kafka"], [["dataDir"], dataDir], [["port"], 0], [["kafka", "brokers"], brokers], [["kafka", "prefix"], prefix], ...overrides],
+    });
+    return {
+      backend, config,
+      facts: { partitions: config.partitions, workerThreads: config.worker.threads, kafka: { brokers: 1, replicationFactor: config.kafka.replicationFactor } },
+      env: { LANNER_BACKEND: "kafka", LANNER_DATA_DIR: dataDir, LANNER_KAFKA_BROKERS: brokers, LANNER_KAFKA_PREFIX: prefix },
       dispose: async () => rmSync(dir, { recursive: true, force: true }),
     };
   }
