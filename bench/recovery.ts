@@ -9,9 +9,13 @@
  * - postgres, dead executor: one executor in its own process, one here (with worker and liveness);
  *   executions of a chain of short Sleep tasks are in flight when that process is killed; measured
  *   per execution: kill → its next event; the slowest is the executor's recovery time.
+ * - kafka: the same two steps as postgres, each `lanner server` process with its own data directory
+ *   (the executor's state-store copies live there); a killed process is noticed by the broker once
+ *   its consumer-group session times out (`kafka.sessionTimeoutMs`), and by liveness once its
+ *   heartbeats stop (`liveness.timeoutMs`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { newExecutionId } from "../api/execution-id.js";
 import { silentLogger } from "../common/logger.js";
@@ -98,21 +102,31 @@ async function embeddedOnce(place: BenchPlace, flowFile: string): Promise<{ reco
   }
 }
 
-/** Postgres: kill a worker process mid-task with a second worker alive; time until attempt 2 starts there. */
-async function postgresWorkerOnce(place: BenchPlace): Promise<number> {
+/**
+ * Starts `lanner server <role>` on the place. On Kafka each process gets its own data directory
+ * (a state-store copy belongs to one process) and a longer ready wait (joining a consumer group).
+ */
+async function startServer(place: BenchPlace, role: string): Promise<LannerProcess> {
+  if (place.backend !== "kafka") return startLanner(["server", role], { env: place.env });
+  const dataDir = mkdtempSync(join(place.config.dataDir, "..", `${role}-`));
+  return startLanner(["server", role], { env: { ...place.env, LANNER_DATA_DIR: dataDir }, readyTimeoutMs: 120_000 });
+}
+
+/** Postgres and Kafka: kill a worker process mid-task with a second worker alive; time until attempt 2 starts there. */
+async function distributedWorkerOnce(place: BenchPlace): Promise<number> {
   const roles = await startRoles(place.config, ["executor", "liveness"], { logger: silentLogger(), onFatal: (err) => { throw err; } });
   const catalogue = topicCatalogue({ executionPartitions: place.config.partitions });
   const observer = new ExecutionObserver(roles.log, avroRecordCodec, catalogue.name("executions"));
   await observer.start();
   const procs: LannerProcess[] = [];
   try {
-    procs.push(await startLanner(["server", "worker"], { env: place.env }));
+    procs.push(await startServer(place, "worker"));
     const executionId = newExecutionId();
     const flow = { ...parseFlowOrThrow(SLEEPER), revision: 1, tenantId: "main" };
     await roles.log.append([{ topic: catalogue.name("execution-commands"), key: executionId, value: encodeCommand(avroRecordCodec, { type: "CreateExecution", executionId, flow, inputs: {}, labels: [] }) }]);
     const startedOf = (n: number) => () => observer.events(executionId).some((s) => s.event.type === "AttemptStarted" && s.event.attempt === n);
     await observer.until(startedOf(1), 60_000, "attempt 1 to start");
-    procs.push(await startLanner(["server", "worker"], { env: place.env }));
+    procs.push(await startServer(place, "worker"));
     await sleep(300);
     const killedAt = Date.now();
     await procs[0].crash();
@@ -126,9 +140,9 @@ async function postgresWorkerOnce(place: BenchPlace): Promise<number> {
   }
 }
 
-/** Postgres: kill one of two executors with executions in flight; per execution, time until its next event. */
-async function postgresExecutorOnce(place: BenchPlace): Promise<{ slowestMs: number; perExecutionMs: number[] }> {
-  const other = await startLanner(["server", "executor"], { env: place.env });
+/** Postgres and Kafka: kill one of two executors with executions in flight; per execution, time until its next event. */
+async function distributedExecutorOnce(place: BenchPlace): Promise<{ slowestMs: number; perExecutionMs: number[] }> {
+  const other = await startServer(place, "executor");
   const roles = await startRoles(place.config, ["executor", "worker", "liveness"], { logger: silentLogger(), onFatal: (err) => { throw err; }, workerStopTimeoutMs: 1_000 });
   const catalogue = topicCatalogue({ executionPartitions: place.config.partitions });
   const observer = new ExecutionObserver(roles.log, avroRecordCodec, catalogue.name("executions"));
@@ -158,8 +172,6 @@ async function postgresExecutorOnce(place: BenchPlace): Promise<{ slowestMs: num
 }
 
 export async function runRecovery(backend: BenchBackend, opts: BenchOptions): Promise<string> {
-  // its failover steps are written for the embedded and Postgres backends only
-  if (backend === "kafka") throw new Error("bench recovery: the kafka backend is not measured by this workload");
   const reps = opts.quick ? 1 : 3;
   const body: Record<string, unknown> = { repetitions: reps, unit: "ms" };
   if (backend === "embedded") {
@@ -188,20 +200,20 @@ export async function runRecovery(backend: BenchBackend, opts: BenchOptions): Pr
     const perExecution: number[][] = [];
     let facts: Record<string, unknown> = {};
     for (let i = 0; i < reps; i++) {
-      const place = await preparePlace("postgres");
-      facts = { ...place.facts, liveness: place.config.liveness };
+      const place = await preparePlace(backend);
+      facts = { ...place.facts, liveness: place.config.liveness, ...(backend === "kafka" ? { sessionTimeoutMs: place.config.kafka.sessionTimeoutMs } : {}) };
       try {
-        worker.push(await postgresWorkerOnce(place));
-        process.stderr.write(`recovery postgres rep ${i + 1}/${reps}: dead worker ${worker.at(-1)} ms\n`);
+        worker.push(await distributedWorkerOnce(place));
+        process.stderr.write(`recovery ${backend} rep ${i + 1}/${reps}: dead worker ${worker.at(-1)} ms\n`);
       } finally {
         await place.dispose();
       }
-      const place2 = await preparePlace("postgres");
+      const place2 = await preparePlace(backend);
       try {
-        const r = await postgresExecutorOnce(place2);
+        const r = await distributedExecutorOnce(place2);
         executor.push(r.slowestMs);
         perExecution.push(r.perExecutionMs);
-        process.stderr.write(`recovery postgres rep ${i + 1}/${reps}: dead executor ${r.slowestMs} ms\n`);
+        process.stderr.write(`recovery ${backend} rep ${i + 1}/${reps}: dead executor ${r.slowestMs} ms\n`);
       } finally {
         await place2.dispose();
       }
