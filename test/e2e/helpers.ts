@@ -185,29 +185,23 @@ export function checkHistory(events: readonly ExecutionEvent[]): HistoryCheck {
   return { state, problems, attemptsByTask, started, ignored };
 }
 
-/** A set of `lanner server <role>` processes on one Postgres schema, all crashed by `crashAll`. */
-export class PostgresCluster {
+export type ClusterRole = "executor" | "worker" | "liveness" | "indexer" | "webserver";
+
+/**
+ * A set of `lanner server <role>` processes started by a test: what every backend's cluster shares
+ * (starting several at once, a failure report naming each process, crashing them all).
+ */
+export abstract class ProcessCluster {
   readonly processes: LannerProcess[] = [];
 
-  constructor(
-    readonly url: string,
-    readonly schema: string,
-    readonly env: NodeJS.ProcessEnv = {},
-  ) {}
-
-  /** Starts `lanner server <role> --backend postgres …` and waits for its ready line. */
-  async start(role: "executor" | "worker" | "liveness" | "indexer" | "webserver", extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<LannerProcess> {
-    const args = ["server", role, "--backend", "postgres", "--postgres-url", this.url, "--postgres-schema", this.schema, ...extraArgs];
-    const p = await startLanner(args, { env: { ...this.env, ...env } });
-    this.processes.push(p);
-    return p;
-  }
+  /** Starts `lanner server <role> …` on this cluster's backend and waits for its ready line. */
+  abstract start(role: ClusterRole, extraArgs?: string[], env?: NodeJS.ProcessEnv): Promise<LannerProcess>;
 
   /**
    * Starts several processes at once. Waits for every start to settle before throwing the first
    * failure, so that `crashAll` sees each process that did start.
    */
-  async startAll(specs: Array<Parameters<PostgresCluster["start"]>>): Promise<LannerProcess[]> {
+  async startAll(specs: Array<[role: ClusterRole, extraArgs?: string[], env?: NodeJS.ProcessEnv]>): Promise<LannerProcess[]> {
     const settled = await Promise.allSettled(specs.map((args) => this.start(...args)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -236,6 +230,26 @@ export class PostgresCluster {
   async crashAll(): Promise<void> {
     await Promise.all(this.processes.map((p) => p.crash()));
   }
+}
+
+/** A set of `lanner server <role>` processes on one Postgres schema, all crashed by `crashAll`. */
+export class PostgresCluster extends ProcessCluster {
+  constructor(
+    readonly url: string,
+    readonly schema: string,
+    readonly env: NodeJS.ProcessEnv = {},
+  ) {
+    super();
+  }
+
+  /** Starts `lanner server <role> --backend postgres …` and waits for its ready line. */
+  async start(role: ClusterRole, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<LannerProcess> {
+    const args = ["server", role, "--backend", "postgres", "--postgres-url", this.url, "--postgres-schema", this.schema, ...extraArgs];
+    const p = await startLanner(args, { env: { ...this.env, ...env } });
+    this.processes.push(p);
+    return p;
+  }
+
 }
 
 /**

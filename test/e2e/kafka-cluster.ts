@@ -12,11 +12,11 @@ import { topicCatalogue } from "../../topology/topics.js";
 import { dropIndices, ensureElasticsearch, randomIndexPrefix } from "../harness/elasticsearch.js";
 import { ensureKafka, randomPrefix } from "../harness/kafka.js";
 import { startLanner, type LannerProcess } from "../harness/lanner-process.js";
+import { ProcessCluster, type ClusterRole } from "./helpers.js";
 
-export type ClusterRole = "executor" | "worker" | "liveness" | "indexer" | "webserver";
+export type { ClusterRole } from "./helpers.js";
 
-export class KafkaCluster {
-  readonly processes: LannerProcess[] = [];
+export class KafkaCluster extends ProcessCluster {
   private readonly dirs: string[] = [];
 
   private constructor(
@@ -25,7 +25,9 @@ export class KafkaCluster {
     readonly elasticsearchUrl: string,
     readonly indexPrefix: string,
     readonly env: NodeJS.ProcessEnv,
-  ) {}
+  ) {
+    super();
+  }
 
   /** A fresh topic prefix on the test broker and a fresh index prefix on the test Elasticsearch. */
   static async create(name: string, env: NodeJS.ProcessEnv = {}): Promise<KafkaCluster> {
@@ -53,32 +55,6 @@ export class KafkaCluster {
     return p;
   }
 
-  /** Starts several processes at once; waits for every start to settle before throwing the first failure. */
-  async startAll(specs: Array<Parameters<KafkaCluster["start"]>>): Promise<LannerProcess[]> {
-    const settled = await Promise.allSettled(specs.map((args) => this.start(...args)));
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<LannerProcess>).value);
-  }
-
-  /** Each process's role, exit status and last warnings/errors. */
-  report(): string {
-    return this.processes.map((p, i) => {
-      const status = p.child.exitCode !== null ? `exited ${p.child.exitCode}` : p.child.signalCode !== null ? `killed by ${p.child.signalCode}` : "running";
-      const notable = p.output().split("\n").filter((l) => l.trim() !== "" && !l.includes('"level":30')).slice(-8).map((l) => `    ${l.slice(0, 400)}`);
-      return [`  #${i} ${p.args.slice(0, 2).join(" ")} (pid ${p.child.pid}): ${status}`, ...notable].join("\n");
-    }).join("\n");
-  }
-
-  /** Resolves like `p`; a rejection is rethrown with `report()` appended. */
-  async explain<T>(p: Promise<T>): Promise<T> {
-    try {
-      return await p;
-    } catch (err) {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nprocesses:\n${this.report()}`, { cause: err });
-    }
-  }
-
   /** A Kafka log on the cluster's prefix with the catalogue's topics known (to read them back). */
   async openLog(): Promise<KafkaLog> {
     const dir = mkdtempSync(join(tmpdir(), "lanner-e2e-kafka-reader-"));
@@ -90,7 +66,7 @@ export class KafkaCluster {
 
   /** SIGKILLs every process still running, removes the data directories and the indices. */
   async dispose(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.crash()));
+    await this.crashAll();
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
     await dropIndices(this.elasticsearchUrl, this.indexPrefix);
   }
