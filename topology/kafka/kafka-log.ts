@@ -204,12 +204,32 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
         if (errorType(err) !== "TOPIC_ALREADY_EXISTS") throw err;
       }
     }
-    const md = await this.admin.fetchTopicMetadata({ topics: [...new Set(specs.map((s) => this.physical(s.name)))] });
+    const md = await this.readyMetadata([...new Set(specs.map((s) => this.physical(s.name)))]);
     const counts = new Map(md.topics.map((t) => [t.name, t.partitions.length]));
     for (const s of specs) {
       const n = counts.get(this.physical(s.name)) ?? 0;
       if (n !== s.partitions) throw partitionsMismatchError(s.name, n, s.partitions);
       this.topics.set(s.name, { partitions: n, ...(s.retentionMs !== undefined ? { retentionMs: s.retentionMs } : {}) });
+    }
+  }
+
+  /**
+   * The metadata of `names` once every partition has a leader. A topic that another process has
+   * just created is not yet known everywhere: lookups answer UNKNOWN_TOPIC_OR_PARTITION or
+   * LEADER_NOT_AVAILABLE for a moment (and `createTopics` waits for leaders only in the process
+   * that created them), so a starting process retries — bounded to about 30 s — instead of failing.
+   */
+  private async readyMetadata(names: string[]): Promise<Awaited<ReturnType<Admin["fetchTopicMetadata"]>>> {
+    const transient = new Set(["UNKNOWN_TOPIC_OR_PARTITION", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION"]);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const md = await this.admin.fetchTopicMetadata({ topics: names });
+        const ready = md.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+        if (ready || attempt >= 150) return md;
+      } catch (err) {
+        if (attempt >= 150 || !transient.has(errorType(err) ?? "")) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 
