@@ -187,8 +187,11 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
     if (missing.length > 0) {
       const unique = [...new Map(missing.map((s) => [s.name, s])).values()];
       try {
+        // Leaders are awaited by `readyMetadata` below: kafkajs's own wait retries only
+        // LEADER_NOT_AVAILABLE, while a Kafka 4 broker answers a just-created topic's metadata
+        // with UNKNOWN_TOPIC_OR_PARTITION for a moment.
         await this.admin.createTopics({
-          waitForLeaders: true,
+          waitForLeaders: false,
           topics: unique.map((s) => ({
             topic: this.physical(s.name),
             numPartitions: s.partitions,
@@ -505,7 +508,7 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
       if (!existing) {
         try {
           await this.admin.createTopics({
-            waitForLeaders: true,
+            waitForLeaders: false, // awaited by readyMetadata, as in ensureTopics
             topics: [
               {
                 topic: physical,
@@ -522,7 +525,7 @@ export class KafkaLog implements Log, MembershipHost, StoreHost {
           if (errorType(err) !== "TOPIC_ALREADY_EXISTS") throw err;
         }
       }
-      const md = await this.admin.fetchTopicMetadata({ topics: [physical] });
+      const md = await this.readyMetadata([physical]);
       let count = md.topics[0]?.partitions.length ?? 0;
       if (count <= partition) {
         await this.admin.createPartitions({ topicPartitions: [{ topic: physical, count: partition + 1 }] }).catch((err: unknown) => {
