@@ -11,6 +11,8 @@ import { httpDownloadTask } from "./http-download.js";
 import { shellCommandsTask } from "./shell-commands.js";
 import { shellScriptTask } from "./shell-script.js";
 import { storageWriteTask } from "./storage-write.js";
+import { kvDefinitions } from "./kv/index.js";
+import { storageDefinitions } from "./storage/index.js";
 
 export { runnableProps, parseProps, COMMON_TASK_FIELDS } from "./props.js";
 export { DEFAULT_KILL_GRACE_MS } from "./shell-exec.js";
@@ -30,4 +32,6 @@ export const runnableDefinitions: TaskDefinition[] = [
   shellCommandsTask,
   shellScriptTask,
   storageWriteTask,
+  ...kvDefinitions,
+  ...storageDefinitions,
 ];
