@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { PGlite } from "@electric-sql/pglite";
 import { LannerError } from "../../common/errors.js";
+import { PgliteThread } from "./pglite-thread.js";
 import type { SqlClient, SqlQueryable } from "./sql-client.js";
 
 /**
@@ -35,13 +35,14 @@ await db.close();`;
 }
 
 /**
- * A `SqlClient` on PGlite: Postgres compiled to WebAssembly, running in this process on a data
- * directory (the embedded backend's `<dataDir>/pglite`). One session, so statements run one at a time.
+ * A `SqlClient` on PGlite: Postgres compiled to WebAssembly, on a data directory (the embedded
+ * backend's `<dataDir>/pglite`), running on a worker thread of this process (`pglite-thread.ts`)
+ * so its wasm does not share the executor's thread. One session, so statements run one at a time.
  */
 export class PgliteSqlClient implements SqlClient {
   readonly engine = "pglite";
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(private readonly thread: PgliteThread) {}
 
   /** Opens (creating when missing) the database in `dataDir`; in memory when `dataDir` is undefined. */
   static async open(dataDir?: string): Promise<PgliteSqlClient> {
@@ -50,8 +51,7 @@ export class PgliteSqlClient implements SqlClient {
         await mkdir(dataDir, { recursive: true });
         if (!existsSync(join(dataDir, "PG_VERSION"))) await initialiseInChildProcess(dataDir);
       }
-      const db = await PGlite.create(dataDir, { postgresqlconf: POSTGRESQL_CONF });
-      return new PgliteSqlClient(db);
+      return new PgliteSqlClient(await PgliteThread.start(dataDir, POSTGRESQL_CONF));
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       throw new LannerError("REPOSITORY_UNAVAILABLE", `cannot open the embedded read database${dataDir ? ` in ${dataDir}` : ""}: ${why}`, { cause: err });
@@ -59,31 +59,42 @@ export class PgliteSqlClient implements SqlClient {
   }
 
   async query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }> {
-    const r = await this.db.query<R>(text, params);
-    return { rows: r.rows };
+    const r = await this.thread.request({ op: "query", sql: text, params });
+    return { rows: (r.rows ?? []) as R[] };
   }
 
   async transaction<T>(fn: (tx: SqlQueryable) => Promise<T>): Promise<T> {
-    return this.db.transaction(async (tx) =>
-      fn({
+    const begun = await this.thread.request({ op: "begin" });
+    const tx = begun.tx as number;
+    let result: T;
+    try {
+      result = await fn({
         query: async <R>(text: string, params?: unknown[]) => {
-          const r = await tx.query<R>(text, params);
-          return { rows: r.rows };
+          const r = await this.thread.request({ op: "txquery", tx, sql: text, params });
+          return { rows: (r.rows ?? []) as R[] };
         },
-      }),
-    );
+      });
+    } catch (err) {
+      await this.thread.request({ op: "end", tx, commit: false }).catch(() => undefined);
+      throw err;
+    }
+    await this.thread.request({ op: "end", tx, commit: true });
+    return result;
   }
 
   async listen(channel: string, onPayload: (payload: string) => void, onResync?: () => void): Promise<() => Promise<void>> {
-    const unlisten = await this.db.listen(channel, onPayload);
+    const r = await this.thread.request({ op: "listen", channel });
+    const listener = r.listener as number;
+    this.thread.onNotify(listener, onPayload);
     // In-process: nothing can be missed before this point except what the caller re-checks anyway.
     onResync?.();
     return async () => {
-      await unlisten();
+      this.thread.onNotify(listener, undefined);
+      await this.thread.request({ op: "unlisten", listener });
     };
   }
 
   async close(): Promise<void> {
-    if (!this.db.closed) await this.db.close();
+    await this.thread.close();
   }
 }

@@ -42,4 +42,51 @@ describe("PgliteSqlClient", () => {
     expect(err).toBeInstanceOf(LannerError);
     expect(err instanceof LannerError ? err.code : undefined).toBe("REPOSITORY_UNAVAILABLE");
   });
+
+  it("runs on its own thread: errors keep their SQLSTATE, a failed transaction rolls back, transactions do not interleave", async () => {
+    const db = await PgliteSqlClient.open();
+    try {
+      await db.query("CREATE TABLE t (id text PRIMARY KEY, n integer)");
+      await db.query("INSERT INTO t VALUES ('a', 1)");
+      const dup = await db.query("INSERT INTO t VALUES ('a', 2)").then(() => undefined, (e: unknown) => e);
+      expect((dup as { code?: string }).code).toBe("23505");
+
+      const boom = await db.transaction(async (tx) => {
+        await tx.query("INSERT INTO t VALUES ('b', 1)");
+        throw new Error("boom");
+      }).then(() => undefined, (e: unknown) => e);
+      expect((boom as Error).message).toBe("boom");
+      expect((await db.query("SELECT id FROM t ORDER BY id")).rows).toEqual([{ id: "a" }]);
+
+      // Two transactions read-modify-write the same row at once: serialised, no lost update.
+      const bump = () => db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ n: number }>("SELECT n FROM t WHERE id = 'a'");
+        await new Promise((r) => setTimeout(r, 20));
+        await tx.query("UPDATE t SET n = $1 WHERE id = 'a'", [rows[0].n + 1]);
+        return rows[0].n;
+      });
+      const seen = await Promise.all([bump(), bump(), db.query<{ n: number }>("SELECT n FROM t WHERE id = 'a'")]);
+      expect(seen[0] + seen[1]).toBe(1 + 2);
+      expect((await db.query<{ n: number }>("SELECT n FROM t WHERE id = 'a'")).rows[0].n).toBe(3);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
+
+  it("delivers notifications to listeners until they stop, and refuses requests once closed", async () => {
+    const db = await PgliteSqlClient.open();
+    const heard: string[] = [];
+    let resyncs = 0;
+    const stop = await db.listen("wake", (p) => heard.push(p), () => resyncs++);
+    expect(resyncs).toBe(1);
+    await db.query("SELECT pg_notify('wake', 'one')");
+    await expect.poll(() => heard).toEqual(["one"]);
+    await stop();
+    await db.query("SELECT pg_notify('wake', 'two')");
+    await db.query("SELECT 1");
+    expect(heard).toEqual(["one"]);
+    await db.close();
+    const err = await db.query("SELECT 1").then(() => undefined, (e: unknown) => e);
+    expect(err instanceof LannerError ? err.code : err).toBe("REPOSITORY_UNAVAILABLE");
+  }, 60_000);
 });
