@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { Level, Task } from "../schemas/flow-types.js";
+import type { KvStore } from "../storage/kv-store.js";
 import type { Storage } from "../storage/storage.js";
 
 /** What a runnable task gets from the worker while it runs. */
@@ -14,10 +15,20 @@ export interface RunContext {
   vars: Record<string, unknown>;
   /** Renders every string inside `value` (deeply) against `vars`; non-strings pass through. */
   render<T = unknown>(value: unknown): T;
+  /**
+   * Like `render`, except that a string that is exactly one `{{ expression }}` renders to the
+   * expression's typed value (number, list, map…), as Kestra's `renderTyped` does.
+   */
+  renderTyped(value: unknown): unknown;
   /** Streams one log line to the execution's logs (the `logs` topic). */
   log(level: Level, message: string): void;
   /** Internal storage, scoped so tasks read and write under their execution's prefix. */
   storage: Storage;
+  /**
+   * The namespace key-value store over the whole internal storage (not the execution's scope);
+   * tasks address it with `ctx.tenantId`, never another tenant.
+   */
+  kv: KvStore;
   /** Aborted when the execution is killed or the worker shuts down hard; tasks stop promptly. */
   signal: AbortSignal;
   /** A scratch directory that exists for the attempt and is removed after it. */

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { LannerError } from "../../common/errors.js";
-import { renderDeep, type RenderServices } from "../../expressions/index.js";
+import { renderDeep, renderTyped, type RenderServices } from "../../expressions/index.js";
 import type { Level, Task } from "../../schemas/flow-types.js";
+import { StorageKvStore } from "../../storage/kv-store.js";
 import type { Storage } from "../../storage/storage.js";
 import type { TaskRegistry } from "../../tasks/registry.js";
 import type { RunContext, RunResult } from "../../tasks/types.js";
 import type { TaskLogLine, WorkerJob, WorkerResult } from "./protocol.js";
+import { KvReads } from "./kv-reads.js";
 import { envSecret } from "./secrets.js";
 import { StorageReads } from "./storage-reads.js";
 
@@ -53,15 +55,21 @@ export async function runTask(scope: TaskScope, task: Task, vars: Record<string,
   if (def.kind !== "runnable" || def.run === undefined) {
     throw new LannerError("TASK_NOT_RUNNABLE", `Task type ${task.type} is not run by a worker (it is a ${def.kind} task)`);
   }
+  const { job } = scope;
   const reads = new StorageReads(scope.storage);
+  // The KV store spans the tenant's namespaces, so it sits on the root storage, not the execution's scope.
+  const kv = new StorageKvStore(scope.env.storage);
+  const kvReads = new KvReads(kv, job.tenantId, job.namespace);
   const services: RenderServices = {
     now: Date.now,
     uuid: randomUUID,
     secret: (name) => envSecret(name, scope.env.env),
     read: (path) => reads.read(path),
+    kv: (key, namespace) => kvReads.kv(key, namespace),
   };
+  // kv() first, so that read(kv('path')) finds its key loaded; files are not loaded yet then.
+  await kvReads.preload(task, vars, { ...services, read: () => "" });
   await reads.preload(task, vars, services);
-  const { job } = scope;
   const minRank = LEVEL_RANK[task.logLevel ?? job.task.logLevel ?? "TRACE"];
   const ctx: RunContext = {
     tenantId: job.tenantId,
@@ -72,11 +80,13 @@ export async function runTask(scope: TaskScope, task: Task, vars: Record<string,
     attempt: job.attempt,
     vars,
     render: <T,>(value: unknown): T => renderDeep<T>(value, vars, { services }),
+    renderTyped: (value) => (typeof value === "string" ? renderTyped(value, vars, { services }) : renderDeep(value, vars, { services })),
     log(level, message) {
       if (LEVEL_RANK[level] < minRank) return;
       emitLine(scope, task.id, level, message);
     },
     storage: scope.storage,
+    kv,
     signal: scope.signal,
     // read through, so the attempt's directory is created only for a task that asks for it
     get workingDir() {

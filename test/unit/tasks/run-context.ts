@@ -7,7 +7,8 @@ import { MemoryStorage } from "../../../storage/memory-storage.js";
 import { ScopedStorage } from "../../../storage/scoped-storage.js";
 import { executionPrefix } from "../../../storage/paths.js";
 import { LannerError } from "../../../common/errors.js";
-import { renderDeep } from "../../../expressions/index.js";
+import { renderDeep, renderTyped } from "../../../expressions/index.js";
+import { StorageKvStore } from "../../../storage/kv-store.js";
 
 export interface TestRun {
   ctx: RunContext;
@@ -37,10 +38,14 @@ export async function makeRunContext(opts: { vars?: Record<string, unknown> } = 
     render<T = unknown>(value: unknown): T {
       return renderDeep<T>(value, ctx.vars);
     },
+    renderTyped(value: unknown): unknown {
+      return typeof value === "string" ? renderTyped(value, ctx.vars) : renderDeep(value, ctx.vars);
+    },
     log(level, message) {
       logs.push({ level, message });
     },
     storage: new ScopedStorage(storage, executionPrefix(ids)),
+    kv: new StorageKvStore(storage),
     signal: controller.signal,
     workingDir,
   };

@@ -1,0 +1,34 @@
+import { LannerError } from "../../../common/errors.js";
+import type { TaskDefinition } from "../../types.js";
+import { dynBool, dynString, parseProps, runnableProps } from "../props.js";
+import { kvFlag, kvKey, kvNamespace } from "./kv-common.js";
+
+const properties = runnableProps({
+  key: dynString,
+  namespace: dynString.optional(),
+  errorOnMissing: dynBool.optional(),
+});
+
+/**
+ * Reads a key of the namespace's KV store (default the flow's namespace) into output `value`, with
+ * the type it was stored with. A missing or expired key gives no `value`, or fails with
+ * `errorOnMissing: true`.
+ */
+export const kvGetTask: TaskDefinition = {
+  types: ["io.kestra.plugin.core.kv.Get"],
+  kind: "runnable",
+  properties,
+  async run(task, ctx) {
+    const props = parseProps(properties, task);
+    const ns = kvNamespace(ctx, props.namespace);
+    const key = kvKey(ctx, props.key);
+    const entry = await ctx.kv.get(ns, key);
+    if (entry === undefined) {
+      if (kvFlag(ctx, props.errorOnMissing, "errorOnMissing", false)) {
+        throw new LannerError("KV_KEY_NOT_FOUND", `No value found for key '${key}' in namespace '${ns.namespace}' and \`errorOnMissing\` is set to true`);
+      }
+      return { outputs: {} };
+    }
+    return { outputs: { value: entry.value } };
+  },
+};
