@@ -1,5 +1,6 @@
 import { LannerError } from "../../common/errors.js";
 import type { ExecutionEvent, ExecutionEventType } from "./events.js";
+import { batchExecutionId } from "./ids.js";
 import { isTerminal, isoDate, type ExecutionState, type State, type StateHistory, type TaskRun } from "./model.js";
 
 /** A history that cannot have been produced by `reduce` (gap, unknown task run, illegal move). */
@@ -152,6 +153,26 @@ const handlers: Handlers = {
   },
   SubflowLinked(s, e) {
     taskRun(s, e.taskRunId, e.seq).childExecutionId = e.childExecutionId;
+    return s;
+  },
+  BatchesPlanned(s, e) {
+    const tr = taskRun(s, e.taskRunId, e.seq);
+    if (!Number.isSafeInteger(e.count) || e.count < 0) throw new HistoryError(`event ${e.seq}: ${e.count} batches is not a count`);
+    const children: Record<string, number> = {};
+    for (let i = 0; i < e.count; i++) children[batchExecutionId(e.executionId, tr.id, e.generation, i)] = i;
+    tr.batches = {
+      count: e.count, uriPrefix: e.uriPrefix, uriSuffix: e.uriSuffix, generation: e.generation, children, ended: {}, endedCount: 0, outputs: {},
+    };
+    return s;
+  },
+  BatchEnded(s, e) {
+    const b = taskRun(s, e.taskRunId, e.seq).batches;
+    if (!b || e.index < 0 || e.index >= b.count || b.ended[e.index] !== undefined) {
+      throw new HistoryError(`event ${e.seq}: batch ${e.index} of ${e.taskRunId} ended but was not running`);
+    }
+    b.ended[e.index] = e.state;
+    b.endedCount++;
+    if (e.outputs && Object.keys(e.outputs).length > 0) b.outputs[e.index] = e.outputs;
     return s;
   },
   IterationPlanned(s, e) {

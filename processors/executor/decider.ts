@@ -66,6 +66,8 @@ export class Decider {
   private renderer?: ReducerRenderer;
   /** Starts flowables that start in their own way (Subflow, Pause); true when it did. */
   startHook?: (d: Decider, tr: TaskRun, task: Task) => boolean;
+  /** Variables some internal worker-side tasks need beyond their templates' (ForEachItem's merge). */
+  jobVarsHook?: (d: Decider, tr: TaskRun, task: Task) => Record<string, unknown> | undefined;
 
   constructor(state: ExecutionState | undefined, ctx: ReduceContext, private readonly executionId: string) {
     this.state = state;
@@ -223,6 +225,8 @@ export class Decider {
       tenantId: e.tenantId, namespace: e.namespace, flowId: e.flowId, executionId: e.id, taskRunId: tr.id,
       attempt: n, task, vars: this.vars(tr, task),
     };
+    const extra = this.jobVarsHook?.(this, tr, task);
+    if (extra) Object.assign(job.vars, extra);
     if (task.workerGroup?.key) job.workerGroup = task.workerGroup.key;
     if (task.timeout) {
       const at = this.ctx.now + parseDuration(task.timeout);

@@ -1,4 +1,5 @@
 import type { Flow, Task } from "../../schemas/flow-types.js";
+import { FOR_EACH_ITEM_EXECUTABLE, forEachItemChildren } from "../../tasks/flowable/for-each-item.js";
 
 const FLOW = "io.kestra.plugin.core.flow.";
 
@@ -17,6 +18,9 @@ export const FLOWABLE = {
   Pause: `${FLOW}Pause`,
   WaitFor: `${FLOW}WaitFor`,
   WorkingDirectory: `${FLOW}WorkingDirectory`,
+  ForEachItem: `${FLOW}ForEachItem`,
+  /** ForEachItem's internal `<id>_items` child: starts one subflow execution per batch. */
+  ForEachItemExecutable: FOR_EACH_ITEM_EXECUTABLE,
 } as const;
 
 /** Flowables the executor steps through (WorkingDirectory is dispatched to a worker as a unit). */
@@ -44,7 +48,10 @@ function asTasks(v: unknown): Task[] {
 /** The child task lists of a task, by list name (what a flowable's logic picks from). */
 export function childLists(task: Task): Array<[string, Task[]]> {
   const out: Array<[string, Task[]]> = [];
-  if (task.type === FLOWABLE.Dag) {
+  if (task.type === FLOWABLE.ForEachItem) {
+    const c = forEachItemChildren(task);
+    out.push(["tasks", [c.split, c.items, c.merge]]);
+  } else if (task.type === FLOWABLE.Dag) {
     out.push(["tasks", asTasks(task.tasks).map((d) => (d as unknown as { task: Task }).task)]);
   } else if (task.type === FLOWABLE.Switch) {
     const cases = (task.cases ?? {}) as Record<string, unknown>;

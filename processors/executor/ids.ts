@@ -92,3 +92,11 @@ export function childExecutionId(parentExecutionId: string, parentTaskRunId: str
 export function retryExecutionId(executionId: string, taskRunId: string): string {
   return deterministicId(`retry/${executionId}/${taskRunId}`);
 }
+
+/**
+ * Id of the subflow execution ForEachItem starts for batch `index` (0-based) of its `_items` task
+ * run, in restart generation `generation`: stable, so a redelivered create is a duplicate.
+ */
+export function batchExecutionId(executionId: string, taskRunId: string, generation: number, index: number): string {
+  return deterministicId(`foreachitem/${executionId}/${taskRunId}/${generation}/${index}`);
+}

@@ -9,6 +9,6 @@ export {
   STATES, isTerminal, isFailure, executionView, cloneState, isoDate,
   type State, type Execution, type ExecutionState, type TaskRun, type Attempt, type StateHistory, type Timer, type ParentRef,
 } from "./model.js";
-export { taskRunId, childExecutionId, retryExecutionId, deterministicId } from "./ids.js";
+export { taskRunId, childExecutionId, retryExecutionId, deterministicId, batchExecutionId } from "./ids.js";
 export { retryDelay, nextRetryAt } from "./retry.js";
 export { taskRunVars, executionVars, referencedOutputs } from "./variables.js";

@@ -49,6 +49,26 @@ export interface IterationProgress {
   endedSlots: Record<number, State>;
 }
 
+/**
+ * ForEachItem's `<id>_items` task run: its batches and the subflow executions started for them.
+ * Only the batch files' common URI prefix and suffix are kept (batch `i`'s file is
+ * `uriPrefix + (i + 1) + uriSuffix`), never the items themselves.
+ */
+export interface BatchProgress {
+  count: number;
+  uriPrefix: string;
+  uriSuffix: string;
+  /** Bumped by each restart of the task run, so a restart starts new subflow executions. */
+  generation: number;
+  /** Child execution id → batch index (answers SubflowEnded in O(1)). */
+  children: Record<string, number>;
+  /** Batch index → the state its subflow execution ended in. */
+  ended: Record<number, State>;
+  endedCount: number;
+  /** Batch index → the outputs of its subflow execution, when it had some (what the merge writes). */
+  outputs: Record<number, Record<string, unknown>>;
+}
+
 export interface TaskRun {
   id: string;
   executionId: string;
@@ -73,6 +93,8 @@ export interface TaskRun {
   loopTurn?: number;
   /** Subflow task runs: the child execution. */
   childExecutionId?: string;
+  /** ForEachItem `<id>_items` task runs: the batches and their subflow executions. */
+  batches?: BatchProgress;
 }
 
 export interface ParentRef {

@@ -8,6 +8,7 @@ import {
 import type { ExecutionEvent } from "./events.js";
 import { FLOWABLE, enabled, isExecutorFlowable } from "./flow-index.js";
 import { flowableLogic } from "./flowables/index.js";
+import { batchSubflowEnded, internalJobVars, killBatches } from "./flowables/for-each-item.js";
 import { endPause } from "./flowables/pause.js";
 import { subflowEnded } from "./flowables/subflow.js";
 import { workingDirectoryResult } from "./flowables/working-directory.js";
@@ -43,6 +44,7 @@ export function reduce(state: ExecutionState | undefined, input: ExecutorInput, 
   }
   const d = new Decider(state, ctx, input.executionId);
   d.startHook = (dd, tr, task) => flowableLogic[task.type]?.start?.(dd, tr, task) ?? false;
+  d.jobVarsHook = internalJobVars;
   decide(d, input);
   d.drain((id, hints) => step(d, id, hints));
   if (!d.state) throw new LannerError("EXECUTION_UNKNOWN", `execution ${input.executionId} was not created`);
@@ -63,6 +65,9 @@ function decide(d: Decider, input: ExecutorInput): void {
       if (exec.state.current === "RUNNING") d.emit({ type: "ExecutionStateChanged", state: "PAUSED", reason: "pause requested" });
       return;
     case "Resume":
+      // A sender acting for a flow (the Resume task) resumes only the execution it names: never another tenant's.
+      if ((input.tenantId !== undefined && input.tenantId !== exec.tenantId) || (input.namespace !== undefined && input.namespace !== exec.namespace)
+        || (input.flowId !== undefined && input.flowId !== exec.flowId)) return;
       return resume(d, input.inputs);
     case "SetLabels":
       d.emit({ type: "LabelsChanged", labels: input.labels });
@@ -73,6 +78,7 @@ function decide(d: Decider, input: ExecutorInput): void {
       return timerFired(d, input.timerId);
     case "SubflowEnded": {
       const tr = d.s.taskRuns[input.parentTaskRunId];
+      if (tr?.batches) return batchSubflowEnded(d, tr, input);
       if (!tr || tr.childExecutionId !== input.childExecutionId || tr.state.current !== "RUNNING") {
         d.emit({ type: "ResultIgnored", taskRunId: input.parentTaskRunId, attempt: 0, reason: `subflow ${input.childExecutionId} ended ${input.state} but its task run no longer waits` });
         return;
@@ -393,6 +399,8 @@ function kill(d: Decider, cascade: boolean): void {
     if (tr.childExecutionId && tr.state.current === "RUNNING") {
       if (cascade) d.act({ type: "KillExecution", executionId: tr.childExecutionId });
       d.endTaskRun(tr, "KILLED", "killed");
+    } else if (tr.batches && tr.state.current === "RUNNING") {
+      killBatches(d, tr, cascade);
     } else if (!isExecutorFlowable(d.taskOf(tr).type)) {
       d.endTaskRun(tr, "KILLED", "killed");
     }

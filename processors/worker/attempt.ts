@@ -2,6 +2,7 @@ import { LannerError } from "../../common/errors.js";
 import { formatDuration } from "../../schemas/duration.js";
 import { executionPrefix } from "../../storage/paths.js";
 import { ScopedStorage } from "../../storage/scoped-storage.js";
+import { isForEachItemWork, runForEachItemWork } from "./for-each-item-files.js";
 import { LazyDir } from "./lazy-dir.js";
 import type { WorkerJob } from "./protocol.js";
 import { emitLine, errorOf, runTask, type AttemptEnv, type AttemptOutcome, type TaskScope } from "./run-task.js";
@@ -74,6 +75,8 @@ export class Attempt {
       };
       const work: Promise<AttemptOutcome> = isWorkingDirectory(this.job.task)
         ? runWorkingDirectory(scope)
+        : isForEachItemWork(this.job.task)
+        ? runForEachItemWork(scope)
         : runTask(scope, this.job.task, this.job.vars).then(
             (r): AttemptOutcome => ({ state: r.state ?? "SUCCESS", ...(r.outputs !== undefined ? { outputs: r.outputs } : {}) }),
             (err: unknown): AttemptOutcome => ({ state: "FAILED", error: errorOf(err) }),

@@ -2,6 +2,7 @@ import { FLOWABLE } from "../flow-index.js";
 import { allowFailure } from "./allow-failure.js";
 import { dag } from "./dag.js";
 import { forEach } from "./for-each.js";
+import { forEachItem, forEachItemExecutable } from "./for-each-item.js";
 import { ifTask } from "./if.js";
 import { parallel } from "./parallel.js";
 import { pause } from "./pause.js";
@@ -25,6 +26,8 @@ export const flowableLogic: Readonly<Record<string, FlowableLogic>> = {
   [FLOWABLE.Subflow]: subflow,
   [FLOWABLE.Pause]: pause,
   [FLOWABLE.WaitFor]: waitFor,
+  [FLOWABLE.ForEachItem]: forEachItem,
+  [FLOWABLE.ForEachItemExecutable]: forEachItemExecutable,
 };
 
 export type { FlowableLogic };

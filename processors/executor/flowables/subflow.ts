@@ -4,7 +4,8 @@ import { childExecutionId } from "../ids.js";
 import type { State, TaskRun } from "../model.js";
 import type { FlowableLogic } from "./types.js";
 
-function renderLabels(d: Decider, raw: unknown, vars: Record<string, unknown>): Label[] {
+/** A subflow task's `labels` (a map or a list), values rendered against `vars`. */
+export function renderLabels(d: Decider, raw: unknown, vars: Record<string, unknown>): Label[] {
   if (!raw) return [];
   const list: Label[] = Array.isArray(raw)
     ? (raw as Label[])

@@ -15,14 +15,15 @@ describe("expression variables", () => {
     expect(job.vars.taskrun).toMatchObject({ id: job.taskRunId, attemptsCount: 1, startDate: "2026-01-01T00:00:00.000Z" });
   });
 
-  it("a flowable the executor does not drive fails clearly instead of being sent to a worker", () => {
+  it("ForEachItem sends its split to a worker and fails clearly when the split reports no batches", () => {
     const h = new ExecutorHarness();
     h.envs = { region: "eu" };
     const ex = h.execution(h.start(flowYaml("variables"), {}, { trigger: { source: "api" } }));
     expect(ex.state.current).toBe("FAILED");
-    const tr = h.taskRuns(ex.id, "unsupported")[0];
-    expect(tr.error).toEqual({ message: "io.kestra.plugin.core.flow.ForEachItem is not supported by this executor yet", code: "TASK_UNSUPPORTED" });
-    expect(h.dispatched.map((j) => j.task.id)).toEqual(["show"]);
+    expect(h.dispatched.map((j) => j.task.id)).toEqual(["show", "unsupported_split"]);
+    const items = h.taskRuns(ex.id, "unsupported_items")[0];
+    expect(items.error).toEqual({ message: "unsupported: the split task reported no outputs", code: "FOREACHITEM_BATCHES_INVALID" });
+    expect(h.taskRuns(ex.id, "unsupported")[0].state.current).toBe("FAILED");
   });
 
   it("only the outputs a task's templates reference are copied into its job", () => {
