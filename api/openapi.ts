@@ -10,6 +10,7 @@ import {
   AsOfQuery, DeleteExecutionQuery, ErrorBody, ExecutionParams, ExecutionSearchQuery, FileQuery, FlowParams, FlowSearchQuery, IdsBody, KillQuery,
   LabelsBody, LogQuerySchema, LogSearchQuery, NamespaceParams, ReplayQuery, StatsQuery, TenantBody, TokenBody, UserBody,
 } from "./api-schemas.js";
+import { KvBulkDeleteBody, KvParams } from "./routes/kv.js";
 
 export const OPENAPI_INFO: FastifyDynamicSwaggerOptions["openapi"] = {
   openapi: "3.0.3",
@@ -77,6 +78,11 @@ const DOCS: Record<string, RouteDoc> = {
   "GET /api/v1/openapi.json": { summary: "This OpenAPI document", tag: "Health" },
   "GET /namespaces": { summary: "Namespaces with their flow and execution counts", tag: "Namespaces" },
   "GET /namespaces/:namespace": { summary: "One namespace with its counts", tag: "Namespaces", params: NamespaceParams },
+  "GET /namespaces/:namespace/kv": { summary: "List the namespace's KV keys (key, description, creationDate, updateDate, expirationDate)", tag: "KV", params: NamespaceParams },
+  "DELETE /namespaces/:namespace/kv": { summary: "Delete several KV keys; answers the keys deleted", tag: "KV", params: NamespaceParams, body: KvBulkDeleteBody },
+  "GET /namespaces/:namespace/kv/:key": { summary: "Get a KV value with its type ({type, value})", tag: "KV", params: KvParams },
+  "PUT /namespaces/:namespace/kv/:key": { summary: "Store a KV value: JSON or plain text body, type inferred; optional ttl (ISO-8601 duration) and description headers", tag: "KV", params: KvParams },
+  "DELETE /namespaces/:namespace/kv/:key": { summary: "Delete a KV key; answers true when it existed", tag: "KV", params: KvParams },
   "GET /stats/executions/daily": { summary: "Executions per day by state", tag: "Stats", query: StatsQuery },
   "GET /api/v1/health": { summary: "Liveness", tag: "Health" },
   "GET /api/v1/health/liveness": { summary: "Liveness", tag: "Health" },

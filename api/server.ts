@@ -40,6 +40,7 @@ import { registerLogRoutes } from "./routes/logs.js";
 import { registerTriggerRoutes } from "./routes/triggers.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
 import { registerNamespaceRoutes } from "./routes/namespaces.js";
+import { registerKvRoutes } from "./routes/kv.js";
 import { registerStatsRoutes } from "./routes/stats.js";
 
 /** Routes anyone may call, authentication on or off (webhooks carry their own key). */
@@ -188,6 +189,7 @@ export class Webserver {
       registerTriggerRoutes(scope, { ...ctx, topic: ctx.topics.flows.replace(/flows$/, "triggers"), tenantOf: (req) => req.tenantId, base: "" });
       registerWebhookRoutes(scope, { ...ctx, commandsTopic: ctx.topics.commands, tenantOf: (req) => req.tenantId, base: "" });
       registerNamespaceRoutes(scope, ctx);
+      registerKvRoutes(scope, ctx);
       registerStatsRoutes(scope, ctx);
     }, { prefix: ctx.tenancy ? "/api/v1/:tenant" : "/api/v1" });
 

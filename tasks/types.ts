@@ -2,6 +2,10 @@ import type { z } from "zod";
 import type { Level, Task } from "../schemas/flow-types.js";
 import type { KvStore } from "../storage/kv-store.js";
 import type { Storage } from "../storage/storage.js";
+import type { ResumeCommand } from "../processors/executor/inputs.js";
+
+/** A command a task may send to the executor; the worker adds the task's tenant to it. */
+export type TaskCommand = Omit<ResumeCommand, "tenantId">;
 
 /** What a runnable task gets from the worker while it runs. */
 export interface RunContext {
@@ -33,6 +37,15 @@ export interface RunContext {
   signal: AbortSignal;
   /** A scratch directory that exists for the attempt and is removed after it. */
   workingDir: string;
+  /**
+   * Appends `command` to `execution-commands`, keyed by its execution id so the executor
+   * partition that owns that execution applies it. The command carries this task's tenant: the
+   * executor ignores it for another tenant's execution. Resolves once the command is durable in
+   * the log; what it then does is the executor's decision under its own rules (a Resume of an
+   * execution that is not PAUSED changes nothing, one for an unknown execution is dropped).
+   * Rejects when the log cannot take it, which fails the attempt (and lets its retry run).
+   */
+  sendCommand(command: TaskCommand): Promise<void>;
 }
 
 /** What `run` returns. Throwing a `LannerError` (or any error) fails the attempt with its message. */

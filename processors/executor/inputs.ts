@@ -22,7 +22,18 @@ export interface CreateExecutionCommand {
 export interface KillCommand { type: "Kill"; executionId: string; cascade?: boolean }
 export interface RestartCommand { type: "Restart"; executionId: string }
 export interface PauseCommand { type: "Pause"; executionId: string }
-export interface ResumeCommand { type: "Resume"; executionId: string; inputs?: Record<string, unknown> }
+export interface ResumeCommand {
+  type: "Resume";
+  executionId: string;
+  inputs?: Record<string, unknown>;
+  /**
+   * Set by a sender acting for a flow (the Resume task): the tenant, and optionally the
+   * namespace and flow, the execution must belong to; a resume of any other execution is ignored.
+   */
+  tenantId?: string;
+  namespace?: string;
+  flowId?: string;
+}
 export interface SetLabelsCommand { type: "SetLabels"; executionId: string; labels: Label[] }
 export interface WorkerLostCommand { type: "WorkerLost"; executionId: string; workerId: string }
 export interface TimerFiredCommand { type: "TimerFired"; executionId: string; timerId: string }

@@ -6,6 +6,8 @@
 import { describeError, LannerError } from "../../common/errors.js";
 import { deadLetter } from "../../topology/dead-letter.js";
 import type { LogRecord, ProduceRecord } from "../../topology/log.js";
+import type { ExecutorCommand } from "../executor/inputs.js";
+import { encodeCommand } from "../executor/shell/records.js";
 import type { RecordCodec } from "./record-codec.js";
 import type { CancelJob, TaskLogLine, WorkerHeartbeat, WorkerJob, WorkerResult } from "./protocol.js";
 
@@ -28,6 +30,8 @@ export interface WorkerTopics {
   logs: string;
   heartbeats: string;
   deadLetters: string;
+  /** Where tasks that control executions (Resume) send their commands. */
+  commands: string;
 }
 
 /** The worker's topics under a name prefix (the topic catalogue's `prefix`). */
@@ -39,6 +43,7 @@ export function workerTopics(prefix = ""): WorkerTopics {
     logs: `${prefix}logs`,
     heartbeats: `${prefix}heartbeats`,
     deadLetters: `${prefix}dead-letters`,
+    commands: `${prefix}execution-commands`,
   };
 }
 
@@ -119,6 +124,11 @@ export class WorkerRecords {
   /** A `heartbeats` record, keyed by worker id. */
   heartbeat(h: WorkerHeartbeat): ProduceRecord {
     return { topic: this.topics.heartbeats, key: h.workerId, value: this.codec.encode(WORKER_KIND.heartbeat, h) };
+  }
+
+  /** An `execution-commands` record, keyed by execution id like the API's commands (same encoder). */
+  command(c: ExecutorCommand): ProduceRecord {
+    return { topic: this.topics.commands, key: c.executionId, value: encodeCommand(this.codec, c) };
   }
 
   /** The dead-letter copy of a record the worker could not use. */

@@ -6,6 +6,7 @@ import { StorageKvStore } from "../../storage/kv-store.js";
 import type { Storage } from "../../storage/storage.js";
 import type { TaskRegistry } from "../../tasks/registry.js";
 import type { RunContext, RunResult } from "../../tasks/types.js";
+import type { ExecutorCommand } from "../executor/inputs.js";
 import type { TaskLogLine, WorkerJob, WorkerResult } from "./protocol.js";
 import { KvReads } from "./kv-reads.js";
 import { envSecret } from "./secrets.js";
@@ -22,6 +23,8 @@ export interface AttemptEnv {
   workerId: string;
   /** Sends one log line to the `logs` topic (buffered by the worker). */
   emitLog(line: TaskLogLine): void;
+  /** Appends a command to `execution-commands`; resolves once it is durable. Absent: tasks cannot send commands here. */
+  sendCommand?(command: ExecutorCommand): Promise<void>;
   /** After an abort, how long to wait for the task to stop before reporting anyway. */
   killGraceMs: number;
   /** Environment for `secret()`; default `process.env`. */
@@ -91,6 +94,11 @@ export async function runTask(scope: TaskScope, task: Task, vars: Record<string,
     // read through, so the attempt's directory is created only for a task that asks for it
     get workingDir() {
       return scope.workingDir;
+    },
+    // The tenant comes from the job, never from the task: a flow cannot act for another tenant.
+    sendCommand: async (command) => {
+      if (scope.env.sendCommand === undefined) throw new LannerError("TASK_COMMANDS_UNAVAILABLE", `Task ${task.id} sends ${command.type} commands, which this runner cannot deliver`);
+      await scope.env.sendCommand({ ...command, tenantId: job.tenantId });
     },
   };
   return def.run(task, ctx);

@@ -276,6 +276,9 @@ export class Worker {
       storage: this.storage,
       workerId: this.workerId,
       emitLog: (line) => this.logs.push(this.records.logLine(line)),
+      sendCommand: async (command) => {
+        await this.log.append([this.records.command(command)]);
+      },
       killGraceMs: this.killGraceMs,
       ...(this.env !== undefined ? { env: this.env } : {}),
     });

@@ -1,4 +1,5 @@
 import type { TaskDefinition } from "../../types.js";
+import { executionResumeTask } from "./execution-resume.js";
 import { storageConcatTask } from "./storage-concat.js";
 import { storageDeleteTask } from "./storage-delete.js";
 import { purgeCurrentExecutionFilesTask } from "./storage-purge-execution.js";
@@ -14,4 +15,5 @@ export const storageDefinitions: TaskDefinition[] = [
   storageSplitTask,
   storageReverseTask,
   purgeCurrentExecutionFilesTask,
+  executionResumeTask,
 ];

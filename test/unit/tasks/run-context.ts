@@ -16,6 +16,8 @@ export interface TestRun {
   /** The unscoped storage behind ctx.storage. */
   storage: MemoryStorage;
   controller: AbortController;
+  /** Commands the task sent with `ctx.sendCommand`, as the worker would append them (with the tenant). */
+  commands: Array<Record<string, unknown>>;
   cleanup(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function makeRunContext(opts: { vars?: Record<string, unknown> } = 
   const workingDir = await mkdtemp(join(tmpdir(), "lanner-task-"));
   const controller = new AbortController();
   const logs: TestRun["logs"] = [];
+  const commands: TestRun["commands"] = [];
   const vars: Record<string, unknown> = { ...(opts.vars ?? {}) };
   const ctx: RunContext = {
     ...ids,
@@ -48,8 +51,11 @@ export async function makeRunContext(opts: { vars?: Record<string, unknown> } = 
     kv: new StorageKvStore(storage),
     signal: controller.signal,
     workingDir,
+    async sendCommand(command) {
+      commands.push({ ...command, tenantId: ids.tenantId });
+    },
   };
-  return { ctx, logs, storage, controller, cleanup: () => rm(workingDir, { recursive: true, force: true }) };
+  return { ctx, logs, storage, controller, commands, cleanup: () => rm(workingDir, { recursive: true, force: true }) };
 }
 
 /** Validates the task against its type's schema (as the flow parser does), then runs it. */
