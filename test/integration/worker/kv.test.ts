@@ -68,6 +68,20 @@ describe("kv() and the KV tasks on a worker", () => {
     expect(done.value.outputs).toEqual({ value: "7" });
   });
 
+  it("reads a file named by a kv() value, and refuses a key only known while the task runs", async () => {
+    const { e, results, kv } = await start();
+    const uri = await e.storage.put("main/company/team/flow/executions/exec-kv/f.txt", new TextEncoder().encode("from the file"));
+    await kv.put(own, "file", { type: "STRING", value: uri });
+    const reads = job({ type: "io.kestra.plugin.core.debug.Return", format: "{{ read(kv('file')) }}" });
+    // uuid() differs between the preloading render and the real one: that key cannot have been loaded.
+    const late = job({ type: "io.kestra.plugin.core.debug.Return", format: "{{ kv('k' ~ uuid(), null, false) }}" });
+    await appendJobs(e.log, reads, late);
+    expect((await results.waitFor(resultOf(reads, "completed")))[0].value.outputs).toEqual({ value: "from the file" });
+    const [failed] = await results.waitFor(resultOf(late, "completed"));
+    expect(failed.value.state).toBe("FAILED");
+    expect(JSON.stringify(failed.value.error)).toContain("was not loaded before the task ran");
+  });
+
   it("runs Set, Get, GetKeys and Delete against the namespace's store", async () => {
     const { e, results, kv } = await start();
     const set = job({ type: "io.kestra.plugin.core.kv.Set", key: "count", value: "{{ 40 + 2 }}" });
