@@ -4,7 +4,8 @@
  * as ordinary jobs so the executor never touches storage.
  */
 import { randomUUID } from "node:crypto";
-import { StringDecoder } from "node:string_decoder";
+import { createInterface } from "node:readline";
+import { Readable } from "node:stream";
 import { LannerError } from "../../common/errors.js";
 import { renderDeep, type RenderServices } from "../../expressions/index.js";
 import type { Task } from "../../schemas/flow-types.js";
@@ -61,24 +62,21 @@ function extensionOf(uri: string): string {
   return /^\.[A-Za-z0-9]{1,16}$/.test(ext) ? ext : "";
 }
 
-/** Yields the items of a stream cut at `separator` (a trailing separator ends the last item). */
-async function* itemsOf(stream: NodeJS.ReadableStream, separator: string, signal: AbortSignal): AsyncGenerator<string> {
-  const decoder = new StringDecoder("utf8");
-  let rest = "";
-  for await (const chunk of stream as AsyncIterable<Uint8Array | string>) {
-    if (signal.aborted) throw signal.reason;
-    rest += typeof chunk === "string" ? chunk : decoder.write(Buffer.from(chunk));
-    let at = rest.indexOf(separator);
-    let from = 0;
-    while (at >= 0) {
-      yield rest.slice(from, at);
-      from = at + separator.length;
-      at = rest.indexOf(separator, from);
+/**
+ * Yields the lines of a stream as Java's readLine cuts them (at \n, \r\n or \r; a trailing end
+ * of line ends the last one), like Kestra's split; the separator is only what batches are
+ * written with. Stops when the attempt is aborted.
+ */
+async function* itemsOf(stream: NodeJS.ReadableStream, signal: AbortSignal): AsyncGenerator<string> {
+  const lines = createInterface({ input: Readable.from(stream as AsyncIterable<Uint8Array | string>), crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      if (signal.aborted) throw signal.reason;
+      yield line;
     }
-    rest = rest.slice(from);
+  } finally {
+    lines.close();
   }
-  rest += decoder.end();
-  if (rest.length > 0) yield rest;
 }
 
 /** Where the split writes and what it reports: batch `k` (from 1) is `<prefix><k><suffix>`. */
@@ -119,7 +117,7 @@ async function* batchesOf(items: AsyncIterable<string>, rule: BatchRule, separat
 
 /**
  * Cuts the file at `itemsUri` into batch files under `dir` (a path relative to `storage`'s
- * scope): `rows` items per file, or items until a file reaches `bytes`, or the items dealt
+ * scope), one item per line: `rows` items per file, or items until a file reaches `bytes`, or the items dealt
  * round-robin over `partitions` files (empty ones dropped). Each item is written followed by the
  * separator. A first pass counts the batches, so more than MAX_BATCHES is refused
  * (FOREACHITEM_TOO_MANY_BATCHES) before any file is written.
@@ -127,13 +125,13 @@ async function* batchesOf(items: AsyncIterable<string>, rule: BatchRule, separat
 export async function splitItems(storage: Storage, itemsUri: string, rule: BatchRule, separator: string, dir: string, signal: AbortSignal): Promise<SplitResult> {
   const path = storagePathOf(itemsUri);
   let count = 0;
-  for await (const batch of batchesOf(itemsOf(await storage.get(path), separator, signal), rule, separator)) {
+  for await (const batch of batchesOf(itemsOf(await storage.get(path), signal), rule, separator)) {
     void batch;
     if (++count > MAX_BATCHES) throw tooMany(count);
   }
   const ext = extensionOf(itemsUri);
   const uris: string[] = [];
-  for await (const content of batchesOf(itemsOf(await storage.get(path), separator, signal), rule, separator)) {
+  for await (const content of batchesOf(itemsOf(await storage.get(path), signal), rule, separator)) {
     if (uris.length >= count) throw new LannerError("FOREACHITEM_SPLIT_FAILED", `the items file changed while it was split`);
     uris.push(await storage.put(`${dir}/${uris.length + 1}${ext}`, Buffer.from(content, "utf8")));
   }

@@ -52,9 +52,10 @@ function setUp() {
 
 describe("ForEachItem", () => {
   it("splits by rows, starts one subflow per batch, waits, and merges their outputs in batch order", async () => {
-    const { h, run, read, children } = setUp();
+    const { h, run, read, children, logs } = setUp();
     const { ex } = await run("foreach-item-rows", "a\nb\nc\nd\ne\n");
     expect(ex.state.current).toBe("SUCCESS");
+    expect(logs.map((l) => [l.taskId, l.message])).toContainEqual(["each_split", expect.stringMatching(/into 3 batches$/)]);
     const each = h.taskRuns(ex.id, "each")[0];
     for (const id of ["each_split", "each_items", "each_merge"]) {
       const [tr] = h.taskRuns(ex.id, id);
@@ -94,9 +95,9 @@ describe("ForEachItem", () => {
     expect(files).toEqual(["aaaa\nbbbb\n", "cccc\ndd\nee\n", "ff\n"]);
   });
 
-  it("splits into partitions round-robin with a custom separator; without subflow outputs there is no merge", async () => {
+  it("splits into partitions round-robin (lines end at \\n, \\r\\n or \\r), written with a custom separator; without subflow outputs there is no merge", async () => {
     const { h, run, read, children } = setUp();
-    const { ex } = await run("foreach-item-partitions", "1;2;3;4;5;6;7");
+    const { ex } = await run("foreach-item-partitions", "1\n2\r\n3\n4\r5\n6\n7");
     expect(ex.state.current).toBe("SUCCESS");
     const files = await Promise.all(children(ex.id).map((k) => read(String(k.execution.inputs.file))));
     expect(files).toEqual(["1;4;7;", "2;5;", "3;6;"]);
@@ -107,7 +108,7 @@ describe("ForEachItem", () => {
   it("keeps the items file's extension on the batch files", async () => {
     const { h, storage, work, read, children } = setUp();
     const flow = h.addFlow(flowYaml("foreach-item-partitions"));
-    const file = await storage.put(`${executionPrefix({ tenantId: "main", namespace: NS, flowId: flow.id, executionId: "csv1" })}/data.csv`, Buffer.from("x;y"));
+    const file = await storage.put(`${executionPrefix({ tenantId: "main", namespace: NS, flowId: flow.id, executionId: "csv1" })}/data.csv`, Buffer.from("x\ny\n"));
     h.script("each_split", () => "hang");
     h.start(flow, { file }, { executionId: "csv1" });
     await work();
