@@ -38,15 +38,18 @@ describe("kv() and the KV tasks on a worker", () => {
     await kv.put(own, "greeting", { type: "STRING", value: "hello" });
     await kv.put(own, "settings", { type: "JSON", value: { region: "eu", size: 3 } });
     await kv.put({ tenantId: "main", namespace: "shared" }, "who", { type: "STRING", value: "ann" });
+    // kv(key) looks in the flow's namespace, then its parents; the closest one wins.
+    await kv.put({ tenantId: "main", namespace: "company" }, "greeting", { type: "STRING", value: "hi from the parent" });
+    await kv.put({ tenantId: "main", namespace: "company" }, "motto", { type: "STRING", value: "inherited" });
     // Another tenant's key of the same name is never seen.
     await kv.put({ tenantId: "acme", namespace: "company.team" }, "secret_of_acme", { type: "STRING", value: "no" });
     const j = job({
       type: "io.kestra.plugin.core.debug.Return",
-      format: "{{ kv('greeting') }} {{ kv('who', 'shared') }} in {{ kv('settings').region }} x{{ kv('settings').size + 1 }} [{{ kv('secret_of_acme', null, false) ?? 'none' }}]",
+      format: "{{ kv('greeting') }} {{ kv('who', 'shared') }} in {{ kv('settings').region }} x{{ kv('settings').size + 1 }} [{{ kv('secret_of_acme', null, false) ?? 'none' }}] {{ kv('motto') }} [{{ kv('motto', 'company.team', false) ?? 'none' }}]",
     });
     await appendJobs(e.log, j);
     const [done] = await results.waitFor(resultOf(j, "completed"));
-    expect(done.value).toMatchObject({ state: "SUCCESS", outputs: { value: "hello ann in eu x4 [none]" } });
+    expect(done.value).toMatchObject({ state: "SUCCESS", outputs: { value: "hello ann in eu x4 [none] inherited [none]" } });
   });
 
   it("fails the task with Kestra's message when kv() names a missing key", async () => {
