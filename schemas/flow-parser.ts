@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LannerError } from "../common/errors.js";
 import { registry as defaultRegistry, type TaskRegistry } from "../tasks/registry.js";
+import { findCycle } from "../tasks/flowable/dag.js";
 import type { TaskDefinition } from "../tasks/types.js";
 import { FLOWABLE_BRANCH_KEYS, FlowSchema, PluginDefaultSchema, TASK_COMMON_KEYS, TaskSchema } from "./flow-schema.js";
 import type { Flow, PluginDefault, Task, Trigger } from "./flow-types.js";
@@ -280,13 +281,23 @@ export function parseFlow(yamlText: string, opts: { registry?: TaskRegistry } = 
   if (Array.isArray(rawFlow.inputs)) {
     duplicates(rawFlow.inputs, ["inputs"], "input", run);
     const ids = new Set(rawFlow.inputs.map((i) => (isMap(i) ? (i.id ?? i.name) : undefined)).filter((i) => typeof i === "string"));
+    const graph = new Map<string, string[]>();
+    const indexOf = new Map<string, number>();
     rawFlow.inputs.forEach((input, i) => {
       const deps = isMap(input) && isMap(input.dependsOn) ? input.dependsOn.inputs : undefined;
       if (!Array.isArray(deps)) return;
+      const id = isMap(input) ? (input.id ?? input.name) : undefined;
       deps.forEach((dep, j) => {
         if (typeof dep === "string" && !ids.has(dep)) run.issue(["inputs", i, "dependsOn", "inputs", j], "INVALID_VALUE", `depends on input '${dep}', which the flow does not declare`);
+        if (dep === id) run.issue(["inputs", i, "dependsOn", "inputs", j], "INVALID_VALUE", `input '${dep}' cannot depend on itself`);
       });
+      if (typeof id === "string" && !graph.has(id)) {
+        graph.set(id, deps.filter((d): d is string => typeof d === "string" && d !== id && ids.has(d)));
+        indexOf.set(id, i);
+      }
     });
+    const cycle = findCycle(graph);
+    if (cycle) run.issue(["inputs", indexOf.get(cycle[0]) ?? 0, "dependsOn", "inputs"], "INVALID_VALUE", `the input dependencies form a cycle: ${cycle.join(" → ")}`);
   }
   if (Array.isArray(rawFlow.outputs)) duplicates(rawFlow.outputs, ["outputs"], "output", run);
 

@@ -216,17 +216,60 @@ function isExpression(v: unknown): v is string {
   return typeof v === "string" && (v.includes("{{") || v.includes("{%"));
 }
 
+/** True when a `dependsOn.condition` rendered to true (a boolean, or the text "true"). */
+function conditionHolds(value: unknown): boolean {
+  return value === true || (typeof value === "string" && value.trim().toLowerCase() === "true");
+}
+
 /**
  * Validates and coerces execution inputs against the flow's declared inputs (defaults applied,
  * required checked, types coerced). FILE inputs: value is a storage URI string (lanner:///…) kept
  * as-is. Given inputs the flow does not declare are ignored, as Kestra does. Optional inputs with
  * neither a value nor a default are left out of the result. Never throws for bad values.
+ *
+ * An input with `dependsOn` is resolved after the inputs it depends on, and only when each of
+ * them is enabled and has a value and its `condition` (rendered with `inputs` = the inputs
+ * resolved so far, over `vars`) is true; otherwise it is skipped: not required, no value, no
+ * default applied, a given value ignored. The flow parser refuses cycles and unknown ids; here
+ * an input caught in either is skipped, never looped on.
  */
 export function coerceInputs(flow: Pick<Flow, "inputs">, given: Record<string, unknown>, opts: CoerceOptions = {}):
   { ok: true; inputs: Record<string, unknown> } | { ok: false; errors: InputIssue[] } {
-  const inputs: Record<string, unknown> = {};
-  const errors: InputIssue[] = [];
-  for (const def of flow.inputs) {
+  const resolved: Record<string, unknown> = {};
+  const errors: Array<InputIssue & { index: number }> = [];
+  const byId = new Map(flow.inputs.map((def, index) => [def.id, index]));
+  /** Per input index: undefined = not yet resolved; true = enabled (resolved, value or not); false = skipped. */
+  const enabled: Array<boolean | undefined> = flow.inputs.map(() => undefined);
+  const ready = (def: Input) => (def.dependsOn?.inputs ?? []).every((dep) => {
+    const i = byId.get(dep);
+    return i !== undefined && enabled[i] !== undefined;
+  });
+
+  const resolve = (def: Input, index: number): void => {
+    const fail = (code: string, message: string) => errors.push({ input: def.id, code, message, index });
+    if (def.dependsOn) {
+      const depsSet = def.dependsOn.inputs.every((dep) => enabled[byId.get(dep) ?? -1] === true && Object.hasOwn(resolved, dep));
+      if (!depsSet) {
+        enabled[index] = false;
+        return;
+      }
+      if (def.dependsOn.condition !== undefined) {
+        let holds: boolean;
+        try {
+          const scope = { ...(opts.vars ?? {}), inputs: { ...resolved } };
+          holds = conditionHolds(renderTyped(def.dependsOn.condition, scope, { services: { now: () => opts.now ?? Date.now() } }));
+        } catch (err) {
+          enabled[index] = false;
+          fail("INPUT_INVALID", `${def.id}: the dependsOn condition ${show(def.dependsOn.condition)} could not be rendered: ${err instanceof Error ? err.message : String(err)}`);
+          return;
+        }
+        if (!holds) {
+          enabled[index] = false;
+          return;
+        }
+      }
+    }
+    enabled[index] = true;
     const has = Object.hasOwn(given, def.id) && given[def.id] !== null && given[def.id] !== undefined && given[def.id] !== "";
     let value: unknown;
     if (has) {
@@ -240,19 +283,35 @@ export function coerceInputs(flow: Pick<Flow, "inputs">, given: Record<string, u
             ? opts.render(template, opts.now)
             : renderTyped(template, opts.vars ?? {}, { services: { now: () => opts.now ?? Date.now() } });
         } catch (err) {
-          errors.push({ input: def.id, code: "INPUT_INVALID", message: `${def.id}: the default ${show(template)} could not be rendered: ${err instanceof Error ? err.message : String(err)}` });
-          continue;
+          fail("INPUT_INVALID", `${def.id}: the default ${show(template)} could not be rendered: ${err instanceof Error ? err.message : String(err)}`);
+          return;
         }
       }
     } else {
-      if (def.required) errors.push({ input: def.id, code: "INPUT_REQUIRED", message: `${def.id}: a value is required (${describeType(def)})` });
-      continue;
+      if (def.required) fail("INPUT_REQUIRED", `${def.id}: a value is required (${describeType(def)})`);
+      return;
     }
     const r = coerceInputValue(def, value);
-    if (r.ok) inputs[def.id] = r.value;
-    else errors.push({ input: def.id, code: "INPUT_INVALID", message: `${def.id}: ${r.message}` });
+    if (r.ok) resolved[def.id] = r.value;
+    else fail("INPUT_INVALID", `${def.id}: ${r.message}`);
+  };
+
+  // Dependency order, declaration order among the ready: each pass resolves every input whose
+  // dependencies are resolved; a pass that resolves nothing leaves only cycles and unknown ids.
+  for (let progress = true; progress; ) {
+    progress = false;
+    flow.inputs.forEach((def, index) => {
+      if (enabled[index] !== undefined || !ready(def)) return;
+      resolve(def, index);
+      progress = true;
+    });
   }
-  return errors.length ? { ok: false, errors } : { ok: true, inputs };
+
+  if (errors.length) return { ok: false, errors: errors.sort((a, b) => a.index - b.index).map(({ index: _index, ...issue }) => issue) };
+  // Declaration order, whatever order they were resolved in.
+  const inputs: Record<string, unknown> = {};
+  for (const def of flow.inputs) if (Object.hasOwn(resolved, def.id)) inputs[def.id] = resolved[def.id];
+  return { ok: true, inputs };
 }
 
 function describeType(def: Input): string {
