@@ -160,13 +160,14 @@ const handlers: Handlers = {
     if (!Number.isSafeInteger(e.count) || e.count < 0) throw new HistoryError(`event ${e.seq}: ${e.count} batches is not a count`);
     const children: Record<string, number> = {};
     for (let i = 0; i < e.count; i++) children[batchExecutionId(e.executionId, tr.id, e.generation, i)] = i;
-    tr.batches = {
+    s.batches ??= {};
+    s.batches[tr.id] = {
       count: e.count, uriPrefix: e.uriPrefix, uriSuffix: e.uriSuffix, generation: e.generation, children, ended: {}, endedCount: 0, outputs: {},
     };
     return s;
   },
   BatchEnded(s, e) {
-    const b = taskRun(s, e.taskRunId, e.seq).batches;
+    const b = s.batches?.[taskRun(s, e.taskRunId, e.seq).id];
     if (!b || e.index < 0 || e.index >= b.count || b.ended[e.index] !== undefined) {
       throw new HistoryError(`event ${e.seq}: batch ${e.index} of ${e.taskRunId} ended but was not running`);
     }

@@ -93,8 +93,6 @@ export interface TaskRun {
   loopTurn?: number;
   /** Subflow task runs: the child execution. */
   childExecutionId?: string;
-  /** ForEachItem `<id>_items` task runs: the batches and their subflow executions. */
-  batches?: BatchProgress;
 }
 
 export interface ParentRef {
@@ -157,6 +155,11 @@ export interface ExecutionState {
   timers: Record<string, Timer>;
   /** A task asked for a new execution as its retry (behavior CREATE_NEW_EXECUTION). */
   retriedAsNewExecution?: boolean;
+  /**
+   * ForEachItem `<id>_items` task runs (by id): their batches and subflow executions. Kept beside
+   * the task runs, not in them, so the Kestra-shaped task runs the read side stores stay small.
+   */
+  batches?: Record<string, BatchProgress>;
 }
 
 /** ISO date for an epoch-ms instant. */

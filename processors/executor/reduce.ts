@@ -78,7 +78,7 @@ function decide(d: Decider, input: ExecutorInput): void {
       return timerFired(d, input.timerId);
     case "SubflowEnded": {
       const tr = d.s.taskRuns[input.parentTaskRunId];
-      if (tr?.batches) return batchSubflowEnded(d, tr, input);
+      if (tr && d.s.batches?.[tr.id]) return batchSubflowEnded(d, tr, input);
       if (!tr || tr.childExecutionId !== input.childExecutionId || tr.state.current !== "RUNNING") {
         d.emit({ type: "ResultIgnored", taskRunId: input.parentTaskRunId, attempt: 0, reason: `subflow ${input.childExecutionId} ended ${input.state} but its task run no longer waits` });
         return;
@@ -399,7 +399,7 @@ function kill(d: Decider, cascade: boolean): void {
     if (tr.childExecutionId && tr.state.current === "RUNNING") {
       if (cascade) d.act({ type: "KillExecution", executionId: tr.childExecutionId });
       d.endTaskRun(tr, "KILLED", "killed");
-    } else if (tr.batches && tr.state.current === "RUNNING") {
+    } else if (d.s.batches?.[tr.id] && tr.state.current === "RUNNING") {
       killBatches(d, tr, cascade);
     } else if (!isExecutorFlowable(d.taskOf(tr).type)) {
       d.endTaskRun(tr, "KILLED", "killed");

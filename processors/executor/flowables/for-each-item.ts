@@ -55,7 +55,7 @@ export const forEachItem: FlowableLogic = {
     const c = forEachItemChildren(task);
     const items = d.s.taskRuns[d.childId(tr, c.items.id)];
     const merge = items !== undefined && items.state.current === "SUCCESS" && task.wait !== false
-      && items.batches !== undefined && Object.keys(items.batches.outputs).length > 0;
+      && Object.keys(d.s.batches?.[items.id]?.outputs ?? {}).length > 0;
     return sequentialBlock(d, tr, merge ? [c.split, c.items, c.merge] : [c.split, c.items]);
   },
 };
@@ -110,7 +110,7 @@ export const forEachItemExecutable: FlowableLogic = {
     return true;
   },
   next(d, tr, task) {
-    const b = tr.batches;
+    const b = d.s.batches?.[tr.id];
     if (!b || b.endedCount < b.count) return undefined;
     const iterations = iterationCounts(b);
     d.emit({ type: "TaskRunOutputs", taskRunId: tr.id, outputs: { numberOfBatches: b.count, iterations } });
@@ -138,7 +138,7 @@ export const forEachItemExecutable: FlowableLogic = {
  * An unknown child, a batch already ended or a task run no longer waiting is recorded and ignored.
  */
 export function batchSubflowEnded(d: Decider, tr: TaskRun, input: SubflowEndedCommand): void {
-  const b = tr.batches as BatchProgress;
+  const b = d.s.batches?.[tr.id] as BatchProgress;
   const index = Object.hasOwn(b.children, input.childExecutionId) ? b.children[input.childExecutionId] : undefined;
   if (index === undefined || b.ended[index] !== undefined || tr.state.current !== "RUNNING") {
     d.emit({ type: "ResultIgnored", taskRunId: tr.id, attempt: 0, reason: `subflow ${input.childExecutionId} ended ${input.state} but its batch no longer waits` });
@@ -150,7 +150,7 @@ export function batchSubflowEnded(d: Decider, tr: TaskRun, input: SubflowEndedCo
 
 /** Kill of a running `<id>_items`: with `cascade` its unfinished subflow executions are killed too. */
 export function killBatches(d: Decider, tr: TaskRun, cascade: boolean): void {
-  const b = tr.batches;
+  const b = d.s.batches?.[tr.id];
   if (cascade && b) {
     for (const [childId, index] of Object.entries(b.children)) {
       if (b.ended[index] === undefined) d.act({ type: "KillExecution", executionId: childId });
@@ -167,7 +167,7 @@ export function internalJobVars(d: Decider, tr: TaskRun, task: Task): Record<str
   if (task.type !== FOR_EACH_ITEM_MERGE) return undefined;
   const { owner, task: ownerTask } = ownerOf(d, tr);
   const items = d.s.taskRuns[d.childId(owner, forEachItemChildren(ownerTask).items.id)];
-  const b = items?.batches;
+  const b = items === undefined ? undefined : d.s.batches?.[items.id];
   const list: Array<Record<string, unknown>> = [];
   if (b) for (let i = 0; i < b.count; i++) list.push(b.outputs[i] ?? {});
   return { subflowOutputs: list };

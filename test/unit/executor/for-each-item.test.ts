@@ -163,6 +163,26 @@ describe("ForEachItem", () => {
     expect((await read(merged)).split("\n")).toEqual(['{"seen":"v1"}', "{}", '{"seen":"v3"}', ""]);
   });
 
+  it("a restart after a failed batch runs the batches again as new executions and can succeed", async () => {
+    const { h, run, work, children } = setUp();
+    let broken = true;
+    h.script("count", (job) => broken && (job.vars.inputs as { n: unknown }).n === "2"
+      ? { state: "FAILED", error: { message: "bad batch" } }
+      : { state: "SUCCESS", outputs: { value: "ok" } });
+    const { ex } = await run("foreach-item-rows", "a\nb\nc\nd\n");
+    expect(ex.state.current).toBe("FAILED");
+    broken = false;
+    h.send({ type: "Restart", executionId: ex.id });
+    await work();
+    expect(h.execution(ex.id).state.current).toBe("SUCCESS");
+    const kids = children(ex.id);
+    expect(kids).toHaveLength(4);
+    expect(new Set(kids.map((k) => k.execution.id)).size).toBe(4);
+    expect(h.taskRuns(ex.id, "each_split")[0].attempts).toHaveLength(1);
+    expect(h.taskRuns(ex.id, "each_items")[0].outputs).toEqual({ numberOfBatches: 2, iterations: { SUCCESS: 2 } });
+    expect(h.replayed(ex.id)).toEqual(h.state(ex.id));
+  });
+
   it("ignores a duplicate or unknown subflow ending, and a redelivered create starts nothing twice", async () => {
     const { h, run, children } = setUp();
     const { ex } = await run("foreach-item-rows", "a\nb\n");
