@@ -226,6 +226,26 @@ describe("ForEachItem", () => {
     expect(h.executionIds()).toEqual([ex.id]);
   });
 
+  it("10,000 batches: one child execution each, all distinct, the merge job carries every output in order", () => {
+    const h = new ExecutorHarness();
+    h.addFlow(flowYaml("foreach-item-child"));
+    const prefix = "lanner:///main/company/team/each_rows/executions/big/tasks/each_split/x/";
+    // the split's report, as the worker-side tests above check it is written
+    h.script("each_split", () => ({ state: "SUCCESS", outputs: { numberOfBatches: 10_000, batchUriPrefix: prefix, batchUriSuffix: ".txt", splits: `${prefix}splits.txt` } }));
+    h.script("each_merge", () => ({ state: "SUCCESS", outputs: { subflowOutputs: `${prefix}merged.jsonl` } }));
+    h.start(h.addFlow(flowYaml("foreach-item-rows")), { file: `${prefix}items.txt` }, { executionId: "big" });
+    h.runTimersUntil(() => h.isDone("big"));
+    expect(h.execution("big").state.current).toBe("SUCCESS");
+    const kids = h.executionIds().filter((id) => h.state(id).execution.parentId === "big");
+    expect(new Set(kids).size).toBe(10_000);
+    expect(h.state(kids[9_999]).execution.inputs).toEqual({ file: `${prefix}10000.txt`, n: "10000" });
+    const merge = h.dispatched.find((j) => j.task.id === "each_merge");
+    const outs = merge?.vars.subflowOutputs as Array<{ seen: string }>;
+    expect(outs).toHaveLength(10_000);
+    expect(outs[41].seen).toBe(`42:${prefix}42.txt`);
+    expect(h.taskRuns("big", "each_items")[0].outputs).toEqual({ numberOfBatches: 10_000, iterations: { SUCCESS: 10_000 } });
+  });
+
   it("fails the split clearly when items is not a storage URI or the file is missing", async () => {
     const { h, work } = setUp();
     const flow = h.addFlow(flowYaml("foreach-item-rows"));
