@@ -113,6 +113,16 @@ export interface JoinOptions {
    * (records it has not read may be purged). Default false.
    */
   ephemeral?: boolean;
+  /**
+   * Deliver records as soon as the unit of work that produced them is accepted by this process's
+   * ordered writer, before it is durable (default false: only durable records). Honoured only
+   * where `Log.commitsInOrder` holds (elsewhere records are delivered once durable): there a unit
+   * is written after every unit accepted before it, so whatever a member commits from such a
+   * record is durable only if the record is, and a crash loses both or neither. For processors
+   * whose only effects are their own commits (the executor, workers); never for one that copies
+   * records elsewhere (the indexer, live follow), which could show what a crash then erases.
+   */
+  readAhead?: boolean;
 }
 
 export interface Membership {
@@ -141,6 +151,15 @@ export type FatalListener = (err: Error) => void;
 export interface Log extends StateStoreProvider {
   /** The backend's name: `memory`, `embedded`, `postgres` (later `kafka`). */
   readonly backend: string;
+  /**
+   * True when every commit and append of this process is accepted synchronously into one ordered
+   * writer and becomes durable in that order (a crash keeps a prefix of them), and a commit's
+   * fencing is decided when it is accepted. A member may then start its next unit of work
+   * without waiting for the previous commit to be durable (its side effects still wait), and
+   * `JoinOptions.readAhead` is honoured. True for `memory` and `embedded`; false where commits
+   * travel over connections that may reorder them (Postgres, Kafka).
+   */
+  readonly commitsInOrder: boolean;
   /**
    * Creates the topics that do not exist. Idempotent; a topic that exists with another partition
    * count rejects with `TOPIC_PARTITIONS_MISMATCH`. Also loads existing topics' metadata.

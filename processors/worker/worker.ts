@@ -91,6 +91,8 @@ export class Worker {
   private readonly earlyCancels = new Set<string>();
   private readonly controlFloors = new Map<number, bigint>();
   private jobs: Membership | undefined;
+  /** A pipelined jobs commit failed: the next batch fails with it, so delivery rewinds to the committed offset. */
+  private jobsRewind: unknown = undefined;
   /** Resolves with the jobs membership: its first batch may arrive before `join` has returned. */
   private readonly jobsJoined: Promise<Membership>;
   private joinedJobs: (m: Membership) => void = () => undefined;
@@ -159,8 +161,10 @@ export class Worker {
         onRecords: (batch) => this.onJobs(batch),
         onError: (err, where) => this.logger.warn({ err, where }, "worker-jobs delivery failed; the jobs will be delivered again"),
       },
-      // A few jobs per batch: the worker asks only for what it can start soon.
-      { maxBatch: Math.max(1, Math.min(this.threads, 32)), memberId: this.workerId },
+      // A few jobs per batch: the worker asks only for what it can start soon. Jobs are read as
+      // soon as the executor's unit is accepted (see `launch`): the result committed from one is
+      // written after it, so a crash loses both or neither.
+      { maxBatch: Math.max(1, Math.min(this.threads, 32)), memberId: this.workerId, readAhead: true },
     );
     this.joinedJobs(this.jobs);
     this.logger.info({ threads: this.threads }, "worker started");
@@ -206,6 +210,11 @@ export class Worker {
   // ---- jobs ----------------------------------------------------------------------------------
 
   private async onJobs(batch: LogRecord[]): Promise<void> {
+    if (this.jobsRewind !== undefined) {
+      const why = this.jobsRewind;
+      this.jobsRewind = undefined;
+      throw new LannerError("WORKER_JOBS_REWIND", `an earlier jobs commit failed (${why instanceof Error ? why.message : String(why)}); the jobs are delivered again from the committed offset`, { retriable: true, cause: why });
+    }
     // Offsets of jobs skipped (another worker group's) not yet committed.
     let skipped: CommittedOffset | undefined;
     for (const rec of batch) {
@@ -244,6 +253,23 @@ export class Worker {
     } catch (err) {
       if (!isCode(err, SLOTS_CLOSED)) throw err;
     }
+  }
+
+  /**
+   * Places a jobs commit without waiting for it to be durable (only where the log writes commits
+   * in order). Fenced: the partition's new owner takes the job. Any other failure fails the next
+   * batch, so delivery rewinds to the committed offset and no job is skipped.
+   */
+  private pipelineJobs(c: { produce: ProduceRecord[]; offsets: CommittedOffset[] }): void {
+    this.jobs?.commit(c).catch((err: unknown) => {
+      if (isCode(err, "FENCED")) {
+        this.logger.debug({ err }, "job commit fenced; the partition's new owner takes the job");
+        return;
+      }
+      if (this.state !== "running") return;
+      this.logger.error({ err }, "jobs commit failed; the jobs are delivered again");
+      this.jobsRewind = err;
+    });
   }
 
   /** Commits on the jobs membership; false when fenced (the partition moved: drop the batch). */
@@ -299,6 +325,12 @@ export class Worker {
         if (attempt.abortCause === "handback") return true; // left uncommitted: delivered again
         this.started++;
         const completed = await this.completedRecord(attempt, quick);
+        if (this.log.commitsInOrder && this.jobs !== undefined) {
+          // One ordered writer: the commit is placed, so the next job can start while it is
+          // written (a chain of quick tasks then pays one write per task, not two in a row).
+          this.pipelineJobs({ produce: [started, completed], offsets: [next] });
+          return true;
+        }
         return await this.commitJobs({ produce: [started, completed], offsets: [next] });
       } finally {
         release();

@@ -9,6 +9,7 @@ const dirs: string[] = [];
 const dirOf = new Map<Log, string>();
 
 logContract("embedded", {
+  commitsInOrder: true,
   async open() {
     const dir = mkdtempSync(join(tmpdir(), "lanner-log-"));
     dirs.push(dir);

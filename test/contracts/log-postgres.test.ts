@@ -16,6 +16,7 @@ async function openPg(): Promise<PostgresLog> {
 }
 
 logContract("postgres", {
+  commitsInOrder: false,
   open: openPg,
   async reopen(log: Log) {
     await log.close();

@@ -26,6 +26,8 @@ export interface LogFactory {
    * the records themselves; dense backends against the end offset as well.
    */
   commitMarkers?: boolean;
+  /** What the backend declares as `Log.commitsInOrder` (one ordered writer in the process). */
+  commitsInOrder: boolean;
 }
 
 /** Bounded waiting for an asynchronous condition (never a timing assertion). */
@@ -303,6 +305,72 @@ export function logContract(name: string, factory: LogFactory): void {
       await waitFor(() => r.records.length === 7, "the rest after release");
       expect(r.values()).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
       expect(Math.max(...r.batches.map((b) => b.length))).toBeLessThanOrEqual(2);
+      await m.leave();
+    });
+
+    it("read-ahead members get every record once and in order; other members only records already durable", async () => {
+      const log = await openLog();
+      expect(log.commitsInOrder).toBe(factory.commitsInOrder);
+      const input = uniq("ra-in");
+      const output = uniq("ra-out");
+      await log.ensureTopics([{ name: input, partitions: 1 }, { name: output, partitions: 1 }]);
+      // A processor copies each input record to `output` and commits; its commits are placed
+      // without waiting where the log writes them in order, as the executor and workers do.
+      const processor = new Recorder();
+      const pm = await log.join(uniq("g"), [input], processor, { readAhead: true });
+      processor.handler = async (batch) => {
+        const last = batch[batch.length - 1];
+        const placed = pm.commit({
+          produce: batch.map((x) => ({ topic: output, key: x.key, value: x.value })),
+          offsets: [{ topic: input, partition: 0, next: last.offset + 1n }],
+        });
+        if (log.commitsInOrder) placed.catch(() => undefined);
+        else await placed;
+      };
+      const ahead = new Recorder();
+      const reader = new Recorder();
+      const am = await log.join(uniq("g"), [output], ahead, { readAhead: true });
+      // `endOffset` is the end of what is durable: a plain member is never handed a record past it.
+      const seenBeforeDurable: string[] = [];
+      reader.handler = async (batch) => {
+        const end = await log.endOffset(output, 0);
+        for (const x of batch) if (x.offset >= end) seenBeforeDurable.push(dec(x.value));
+      };
+      const rm = await log.join(uniq("g"), [output], reader);
+      await waitFor(() => processor.owned.size === 1 && ahead.owned.size === 1 && reader.owned.size === 1, "assignments");
+      const values = Array.from({ length: 40 }, (_, i) => `r${i}`);
+      for (const v of values) await log.append([{ topic: input, key: "k", value: enc(v) }]);
+      await waitFor(() => ahead.records.length >= 40 && reader.records.length >= 40, "every record copied and read");
+      expect(ahead.values()).toEqual(values);
+      expect(reader.values()).toEqual(values);
+      expect(seenBeforeDurable).toEqual([]);
+      await Promise.all([pm.leave(), am.leave(), rm.leave()]);
+    });
+
+    it("commits placed without waiting land in the order they were placed where commitsInOrder holds", async () => {
+      const log = await openLog();
+      expect(log.commitsInOrder).toBe(factory.commitsInOrder);
+      const input = uniq("ord-in");
+      const output = uniq("ord-out");
+      const g = uniq("g");
+      await log.ensureTopics([{ name: input, partitions: 1 }, { name: output, partitions: 1 }]);
+      const r = new Recorder();
+      const m = await log.join(g, [input], r);
+      await waitFor(() => r.owned.size === 1, "assignment");
+      await log.append(Array.from({ length: 30 }, (_, i) => ({ topic: input, key: "k", value: enc(`i${i}`) })));
+      await waitFor(() => r.records.length === 30, "30 inputs");
+      // One commit per input: placed back to back where the log promises their order, one after
+      // the other elsewhere; either way they land in that order.
+      const commitOf = (x: LogRecord) => m.commit({ produce: [{ topic: output, key: "k", value: x.value }], offsets: [{ topic: input, partition: 0, next: x.offset + 1n }] });
+      const results = [];
+      if (log.commitsInOrder) results.push(...(await Promise.all(r.records.map(commitOf))));
+      else for (const x of r.records) results.push(await commitOf(x));
+      const out: string[] = [];
+      for await (const x of log.readPartition(output, 0, 0n)) out.push(dec(x.value));
+      expect(out).toEqual(r.values());
+      const offsets = results.map((x) => x[0].offset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      expect(await log.committed(g, input, 0)).toBe(30n);
       await m.leave();
     });
 

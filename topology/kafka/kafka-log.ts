@@ -67,6 +67,8 @@ const STORE_TOPIC_BAD = /[^A-Za-z0-9._-]/g;
 
 export class KafkaLog implements Log, MembershipHost, StoreHost {
   readonly backend = "kafka";
+  /** Each partition group commits in its own transaction, in whatever order the broker completes them. */
+  readonly commitsInOrder = false;
   readonly prefix: string;
   readonly heartbeatIntervalMs: number;
   private readonly topics = new Map<string, TopicInfo>();

@@ -18,8 +18,11 @@ export interface LocalBackend {
   readonly backend: string;
   /** Partition count of a known topic; throws `UNKNOWN_TOPIC` otherwise. */
   partitionsOf(topic: string): number;
-  /** Up to `max` visible records of the partition from `from` (inclusive), in offset order. */
-  readBatch(topic: string, partition: number, from: bigint, max: number): Promise<LogRecord[]>;
+  /**
+   * Up to `max` records of the partition from `from` (inclusive), in offset order: durable ones,
+   * or with `ahead` also those accepted by the writer and not yet durable.
+   */
+  readBatch(topic: string, partition: number, from: bigint, max: number, ahead?: boolean): Promise<LogRecord[]>;
   /** The group's committed next offset (0 when none). */
   committed(group: string, topic: string, partition: number): Promise<bigint>;
   /**
@@ -116,7 +119,7 @@ export class LocalGroups {
       owned: new Map(),
       source: {
         wakeups: this.wakeups,
-        read: (t, p, from, max) => this.backend.readBatch(t, p, from, max),
+        read: (t, p, from, max) => this.backend.readBatch(t, p, from, max, options.readAhead === true),
         committed: (t, p) => this.backend.committed(group, t, p),
         halted: () => this.closed,
       },

@@ -40,6 +40,8 @@ export interface MemoryLogOptions {
 
 export class MemoryLog implements Log, LocalBackend {
   readonly backend = "memory";
+  /** Commits apply synchronously, in call order. */
+  readonly commitsInOrder = true;
   private readonly topics = new Map<string, TopicData>();
   private readonly offsets = new Map<string, bigint>();
   /** Every group with offsets or a subscription (candidates for expiry). */

@@ -105,6 +105,8 @@ interface Row {
 
 export class PostgresLog implements Log {
   readonly backend = "postgres";
+  /** Units travel over pooled connections and commit in whatever order they finish. */
+  readonly commitsInOrder = false;
   readonly schema: string;
   readonly applicationName: string;
   private readonly pool: pg.Pool;

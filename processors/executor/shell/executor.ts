@@ -62,6 +62,8 @@ export const DEFAULT_EXECUTOR_TOPICS: ExecutorTopics = {
 export const EXECUTOR_GROUP = "executor";
 /** How long a partition remembers a lost worker: far longer than any result can lag behind its WorkerLost. */
 const FORGET_LOST_WORKERS_AFTER_MS = 24 * 3600_000;
+/** Most units of one partition accepted by an ordered writer before the executor waits for it. */
+const MAX_UNITS_IN_FLIGHT = 64;
 /** The store holding final states and done markers of ended executions (never scanned on restore). */
 export const DONE_STORE_NAME = "executor-done";
 
@@ -165,6 +167,9 @@ export class Executor {
     this.membership = await this.log.join(EXECUTOR_GROUP, [this.topics.commands, this.topics.results], member, {
       maxBatch: this.opts.maxBatch ?? 256,
       memberId: this.opts.memberId ?? `executor-${randomUUID()}`,
+      // Results of attempts whose job is not yet durable are safe to fold: the units built from
+      // them are written after that job's unit (see `commit`).
+      readAhead: true,
     });
   }
 
@@ -176,6 +181,7 @@ export class Executor {
     if (m) await m.leave();
     for (const ps of this.partitions.values()) {
       await ps.queue.idle();
+      await ps.durable;
       ps.close();
     }
     this.partitions.clear();
@@ -220,6 +226,7 @@ export class Executor {
       if (ps.topics.size > 0) continue;
       this.partitions.delete(tp.partition);
       await ps.queue.idle();
+      await ps.durable;
       ps.close();
       this.logger.info({ partition: tp.partition }, "executor partition revoked");
     }
@@ -301,6 +308,11 @@ export class Executor {
     }
     await ps.queue.run(() => {
       if (ps.closed) return this.stopping ? Promise.resolve() : Promise.reject(notReady());
+      if (ps.rewind !== undefined) {
+        const why = ps.rewind;
+        ps.rewind = undefined;
+        return Promise.reject(new LannerError("EXECUTOR_REWIND", `an earlier commit of executor partition ${ps.partition} failed (${describeError(why)}); the partition is delivered again from its committed offset`, { retriable: true, cause: why }));
+      }
       return this.processBatch(ps, batch);
     });
   }
@@ -396,6 +408,8 @@ export class Executor {
       await work();
     } catch (err) {
       this.logger.error({ partition: ps.partition, err: describeError(err) }, "executor unit of work failed before its commit; restoring the partition");
+      // Units accepted before this one are part of what the restore must read back.
+      await ps.durable;
       await this.reload(ps);
       throw err;
     }
@@ -614,21 +628,57 @@ export class Executor {
     const fence = [this.topics.commands, this.topics.results]
       .filter((topic) => !offsets.some((o) => o.topic === topic))
       .map((topic) => ({ topic, partition: p }));
-    try {
-      await m.commit({ produce: uow.produce, offsets, fence }, batches);
-    } catch (err) {
-      if (isLannerError(err, "FENCED")) {
-        this.logger.warn({ partition: p }, "executor partition moved to another instance; dropping its state");
-        ps.close();
-        if (this.partitions.get(p) === ps) this.partitions.delete(p);
+    const accepted = m.commit({ produce: uow.produce, offsets, fence }, batches);
+    if (!this.log.commitsInOrder) {
+      try {
+        await accepted;
+      } catch (err) {
+        await this.commitFailed(ps, err);
         throw err;
       }
-      if (isLannerError(err, "LOG_CLOSED") || this.stopping) throw err;
-      // memory is ahead of what is durable: start again from the store and the log
-      this.logger.error({ partition: p, err: describeError(err) }, "executor commit failed; restoring the partition");
-      await this.reload(ps);
-      throw err;
+      this.afterCommit(ps, uow, now);
+      return;
     }
+    // One ordered writer (embedded, memory): the unit is already placed after every earlier one,
+    // so the next unit can be reduced while this one is being written — a chain of tasks then
+    // costs one write per task or less instead of two, the writer grouping the units that queue
+    // up. Only the side effects below wait for durability, in order. A snapshot taken now moves
+    // the next one out at once, so the units in flight do not each take one.
+    if (uow.snapshot) ps.lastSnapshot = now;
+    const outcome = accepted.then(() => undefined, (err: unknown) => ({ err }));
+    ps.inFlight++;
+    ps.durable = ps.durable.then(async () => {
+      const failed = await outcome;
+      ps.inFlight--;
+      if (failed) await this.commitFailed(ps, failed.err).catch(() => undefined);
+      else this.afterCommit(ps, uow, now);
+    });
+    // Bounded: past this many units in flight, wait for the writer (it is behind).
+    if (ps.inFlight >= MAX_UNITS_IN_FLIGHT) await ps.durable;
+  }
+
+  /**
+   * A commit failed: fenced → this partition moved, drop it; otherwise memory is ahead of what is
+   * durable, so restore the partition from the store and the log. With pipelined commits the
+   * failure is seen after later batches were delivered: the next batch of the partition is
+   * failed instead, so delivery rewinds to the committed offset and nothing is skipped.
+   */
+  private async commitFailed(ps: PartitionState, err: unknown): Promise<void> {
+    const p = ps.partition;
+    if (isLannerError(err, "FENCED")) {
+      this.logger.warn({ partition: p }, "executor partition moved to another instance; dropping its state");
+      ps.close();
+      if (this.partitions.get(p) === ps) this.partitions.delete(p);
+      return;
+    }
+    if (isLannerError(err, "LOG_CLOSED") || this.stopping) return;
+    this.logger.error({ partition: p, err: describeError(err) }, "executor commit failed; restoring the partition");
+    if (this.log.commitsInOrder) ps.rewind = err;
+    await this.reload(ps);
+  }
+
+  /** In-memory side effects of a durable unit: snapshot bookkeeping, timers, the next flush. */
+  private afterCommit(ps: PartitionState, uow: UnitOfWork, now: number): void {
     for (const id of uow.changed) ps.dirty.add(id);
     if (uow.snapshot) {
       ps.dirty.clear();

@@ -46,6 +46,12 @@ export class PartitionState {
   /** Bytes of execution states the last snapshot wrote (spaces the next one out when large). */
   lastSnapshotBytes = 0;
   flushTimer: NodeJS.Timeout | undefined;
+  /** Units accepted by an ordered writer and not yet durable (pipelined commits). */
+  inFlight = 0;
+  /** Settles once every accepted unit is durable and its side effects ran, in order. */
+  durable: Promise<void> = Promise.resolve();
+  /** A pipelined commit failed after later batches were delivered: fail the next one so delivery rewinds. */
+  rewind: unknown = undefined;
   /** Set when a commit was fenced or the partition was revoked: no more work here. */
   closed = false;
 
