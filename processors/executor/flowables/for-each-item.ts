@@ -144,7 +144,9 @@ export function batchSubflowEnded(d: Decider, tr: TaskRun, input: SubflowEndedCo
     d.emit({ type: "ResultIgnored", taskRunId: tr.id, attempt: 0, reason: `subflow ${input.childExecutionId} ended ${input.state} but its batch no longer waits` });
     return;
   }
-  d.emit({ type: "BatchEnded", taskRunId: tr.id, index, state: input.state, ...(input.outputs ? { outputs: input.outputs } : {}) });
+  // only a successful execution has flow outputs; what else comes along (why a create failed) is not one
+  const outputs = input.state === "SUCCESS" || input.state === "WARNING" ? input.outputs : undefined;
+  d.emit({ type: "BatchEnded", taskRunId: tr.id, index, state: input.state, ...(outputs ? { outputs } : {}) });
   d.enqueue(tr.id);
 }
 

@@ -10,6 +10,7 @@ import { silentLogger } from "../../../common/logger.js";
 import { StaticFlowResolver } from "../../../processors/executor/shell/flow-resolver.js";
 import { Worker } from "../../../processors/worker/worker.js";
 import { parseFlowOrThrow } from "../../../schemas/flow-parser.js";
+import type { Flow } from "../../../schemas/flow-types.js";
 import { LocalStorage } from "../../../storage/local-storage.js";
 import { readFileBytes } from "../../../storage/read-all.js";
 import { Observer, openTestLog, send, startExecutor, tempDir } from "./scripted.js";
@@ -64,26 +65,31 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
+/** The executor and a real worker on an embedded log in a temporary directory, with local storage. */
+async function startRuntime() {
+  const { dir, cleanup } = tempDir();
+  cleanups.push(cleanup);
+  const log = await openTestLog(join(dir, "log"));
+  mkdirSync(join(dir, "storage"));
+  const storage = new LocalStorage(join(dir, "storage"));
+  const executor = startExecutor(log, new StaticFlowResolver([PARENT, CHILD]));
+  await executor.start();
+  const worker = new Worker({ log, logger: silentLogger(), storage, threads: 2, heartbeatIntervalMs: 60_000, killGraceMs: 1_000 });
+  await worker.start();
+  const observer = new Observer(log);
+  await observer.start();
+  cleanups.push(async () => {
+    await observer.stop();
+    await worker.stop({ graceful: false, timeoutMs: 1_000 });
+    await executor.stop();
+    await log.close();
+  });
+  return { log, storage, observer };
+}
+
 describe("ForEachItem on the runtime", () => {
   it("runs every batch once as a child execution and merges their outputs in order", async () => {
-    const { dir, cleanup } = tempDir();
-    cleanups.push(cleanup);
-    const log = await openTestLog(join(dir, "log"));
-    mkdirSync(join(dir, "storage"));
-    const storage = new LocalStorage(join(dir, "storage"));
-    const executor = startExecutor(log, new StaticFlowResolver([PARENT, CHILD]));
-    await executor.start();
-    const worker = new Worker({ log, logger: silentLogger(), storage, threads: 2, heartbeatIntervalMs: 60_000, killGraceMs: 1_000 });
-    await worker.start();
-    const observer = new Observer(log);
-    await observer.start();
-    cleanups.push(async () => {
-      await observer.stop();
-      await worker.stop({ graceful: false, timeoutMs: 1_000 });
-      await executor.stop();
-      await log.close();
-    });
-
+    const { log, storage, observer } = await startRuntime();
     await send(log, { type: "CreateExecution", executionId: "items-parent", flow: PARENT, inputs: {} });
     expect(await observer.terminal("items-parent")).toBe("SUCCESS");
 
@@ -114,5 +120,16 @@ describe("ForEachItem on the runtime", () => {
     expect(report).toBe(`3 of 3 in ${merged}`);
     const lines = (await readFileBytes(storage, merged)).toString("utf8").trim().split("\n").map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual([{ batch: "1=row1,row2" }, { batch: "2=row3,row4" }, { batch: "3=row5,row6" }]);
+  });
+
+  it("fails the task when the child flow is not deployed: every batch ends FAILED once", async () => {
+    const { log, observer } = await startRuntime();
+    const orphan: Flow = { ...PARENT, id: "each_orphan", tasks: PARENT.tasks.map((t) => (t.id === "each" ? { ...t, flowId: "nowhere" } : t)) };
+    await send(log, { type: "CreateExecution", executionId: "items-orphan", flow: orphan, inputs: {} });
+    expect(await observer.terminal("items-orphan")).toBe("FAILED");
+    const ended = observer.of("items-orphan", "BatchEnded");
+    expect(ended.map((e) => [e.index, e.state, e.outputs])).toEqual([[0, "FAILED", undefined], [1, "FAILED", undefined], [2, "FAILED", undefined]]);
+    const failed = observer.of("items-orphan", "TaskRunStateChanged").filter((e) => e.state === "FAILED" && e.error);
+    expect(failed[0].error).toEqual({ message: "3 of 3 subflow executions did not succeed", code: "FOREACHITEM_SUBFLOW_FAILED" });
   });
 });
