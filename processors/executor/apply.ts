@@ -158,6 +158,22 @@ const handlers: Handlers = {
   BatchesPlanned(s, e) {
     const tr = taskRun(s, e.taskRunId, e.seq);
     if (!Number.isSafeInteger(e.count) || e.count < 0) throw new HistoryError(`event ${e.seq}: ${e.count} batches is not a count`);
+    const prev = s.batches?.[tr.id];
+    if (e.rerun && prev && prev.count === e.count) {
+      for (const i of e.rerun) {
+        if (!Number.isSafeInteger(i) || i < 0 || i >= prev.count) throw new HistoryError(`event ${e.seq}: ${tr.id} has no batch ${i} to run again`);
+        if (prev.ended[i] !== undefined) {
+          delete prev.ended[i];
+          delete prev.outputs[i];
+          prev.endedCount--;
+        }
+        // the executions of earlier generations no longer answer for this batch
+        for (let g = 0; g < e.generation; g++) delete prev.children[batchExecutionId(e.executionId, tr.id, g, i)];
+        prev.children[batchExecutionId(e.executionId, tr.id, e.generation, i)] = i;
+      }
+      prev.generation = e.generation;
+      return s;
+    }
     const children: Record<string, number> = {};
     for (let i = 0; i < e.count; i++) children[batchExecutionId(e.executionId, tr.id, e.generation, i)] = i;
     s.batches ??= {};

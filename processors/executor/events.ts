@@ -23,8 +23,12 @@ export type ExecutionEvent = Base & (
   | { type: "AttemptEnded"; taskRunId: string; attempt: number; state: State; reason: string }
   | { type: "TaskRunOutputs"; taskRunId: string; outputs: Record<string, unknown> }
   | { type: "SubflowLinked"; taskRunId: string; childExecutionId: string }
-  /** ForEachItem: the batches the split wrote; one subflow execution per batch (ids from `batchExecutionId`). */
-  | { type: "BatchesPlanned"; taskRunId: string; count: number; uriPrefix: string; uriSuffix: string; generation: number }
+  /**
+   * ForEachItem: the batches the split wrote; one subflow execution per batch (ids from
+   * `batchExecutionId`). With `rerun` (a restart that retries failed batches) the batches ended so
+   * far are kept and only those listed start again, in `generation`.
+   */
+  | { type: "BatchesPlanned"; taskRunId: string; count: number; uriPrefix: string; uriSuffix: string; generation: number; rerun?: number[] }
   /** ForEachItem: the subflow execution of batch `index` ended. */
   | { type: "BatchEnded"; taskRunId: string; index: number; state: State; outputs?: Record<string, unknown> }
   | { type: "IterationPlanned"; taskRunId: string; values: string[] }

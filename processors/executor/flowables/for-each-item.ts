@@ -23,9 +23,30 @@ function splitOutputs(raw: Record<string, unknown> | undefined): SplitOutputs | 
   return { numberOfBatches: n, batchUriPrefix: raw.batchUriPrefix, batchUriSuffix: raw.batchUriSuffix };
 }
 
-/** The URI of batch `index` (0-based); files are numbered from 1, like iterations. */
+/** The URI of batch `index` (0-based); the files are numbered from 1. */
 export function batchUri(b: Pick<BatchProgress, "uriPrefix" | "uriSuffix">, index: number): string {
   return `${b.uriPrefix}${index + 1}${b.uriSuffix}`;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/**
+ * On a restart with `restartBehavior` RETRY_FAILED (the default), the batches whose subflow
+ * execution did not succeed (or never reported), to run again as new executions (the others keep their result);
+ * undefined when every batch runs: a first start, NEW_EXECUTION, or batches that changed.
+ */
+function retriedBatches(d: Decider, tr: TaskRun, task: Task, generation: number, count: number): number[] | undefined {
+  const prev = d.s.batches?.[tr.id];
+  if (generation === 0 || task.restartBehavior === "NEW_EXECUTION" || !prev || prev.count !== count) return undefined;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    // a batch that never reported (its task run was killed first) runs again too
+    const st = prev.ended[i];
+    if (st !== "SUCCESS" && st !== "WARNING") out.push(i);
+  }
+  return out;
 }
 
 /** Counts of ended subflow executions by state (Kestra's `iterations` output). */
@@ -62,7 +83,7 @@ export const forEachItem: FlowableLogic = {
 
 /**
  * `<id>_items`: starts one subflow execution per batch, exactly as a Subflow task would, with
- * `taskrun.items` the batch's file and `taskrun.iteration` its number (from 1). Execution ids
+ * `taskrun.items` the batch's file and `taskrun.iteration` its index (from 0, as in Kestra). Execution ids
  * derive from the task run, the restart generation and the batch, so a replay or a redelivered
  * action never starts a batch twice. With `wait` it ends once every subflow ended (FAILED, or
  * KILLED, when one did and `transmitFailed` is set); without, once all are requested.
@@ -82,10 +103,11 @@ export const forEachItemExecutable: FlowableLogic = {
     const namespace = String(d.render.typed(task.namespace, base));
     const flowId = String(d.render.typed(task.flowId, base));
     const batch = { uriPrefix: plan.batchUriPrefix, uriSuffix: plan.batchUriSuffix };
+    const rerun = retriedBatches(d, tr, task, generation, plan.numberOfBatches);
     // every batch's inputs render before anything is recorded: a template error fails the task run cleanly
     const creates: Array<{ id: string; inputs: Record<string, unknown>; labels: ReturnType<typeof renderLabels> }> = [];
-    for (let i = 0; i < plan.numberOfBatches; i++) {
-      const vars = { ...base, taskrun: { ...(base.taskrun as Record<string, unknown>), items: batchUri(batch, i), iteration: i + 1 } };
+    for (const i of rerun ?? range(plan.numberOfBatches)) {
+      const vars = { ...base, taskrun: { ...(base.taskrun as Record<string, unknown>), items: batchUri(batch, i), iteration: i } };
       let labels = renderLabels(d, task.labels, vars);
       if (task.inheritLabels) labels = Decider.mergeLabels(e.labels, labels);
       creates.push({
@@ -95,8 +117,9 @@ export const forEachItemExecutable: FlowableLogic = {
       });
     }
     d.setState(tr, "RUNNING", "subflow executions requested");
-    d.emit({ type: "BatchesPlanned", taskRunId: tr.id, count: plan.numberOfBatches, ...batch, generation });
-    d.emit({ type: "TaskRunOutputs", taskRunId: tr.id, outputs: { numberOfBatches: plan.numberOfBatches, iterations: { CREATED: plan.numberOfBatches } } });
+    d.emit({ type: "BatchesPlanned", taskRunId: tr.id, count: plan.numberOfBatches, ...batch, generation, ...(rerun ? { rerun } : {}) });
+    const progress = d.s.batches?.[tr.id] as BatchProgress;
+    d.emit({ type: "TaskRunOutputs", taskRunId: tr.id, outputs: { numberOfBatches: plan.numberOfBatches, iterations: iterationCounts(progress) } });
     for (const c of creates) {
       d.act({
         type: "CreateExecution", executionId: c.id, tenantId: e.tenantId, namespace, flowId,
@@ -104,7 +127,7 @@ export const forEachItemExecutable: FlowableLogic = {
         inputs: c.inputs, labels: c.labels, parent: { executionId: e.id, taskRunId: tr.id, namespace: e.namespace, flowId: e.flowId },
       });
     }
-    if (task.wait === false || plan.numberOfBatches === 0) {
+    if (task.wait === false || progress.endedCount === progress.count) {
       d.endTaskRun(tr, "SUCCESS", task.wait === false ? "subflows started without waiting" : "no batch to run");
     }
     return true;

@@ -119,7 +119,7 @@ describe("ForEachItem on the runtime", () => {
     const merged = String(report).split(" in ")[1];
     expect(report).toBe(`3 of 3 in ${merged}`);
     const lines = (await readFileBytes(storage, merged)).toString("utf8").trim().split("\n").map((l) => JSON.parse(l) as unknown);
-    expect(lines).toEqual([{ batch: "1=row1,row2" }, { batch: "2=row3,row4" }, { batch: "3=row5,row6" }]);
+    expect(lines).toEqual([{ batch: "0=row1,row2" }, { batch: "1=row3,row4" }, { batch: "2=row5,row6" }]);
   });
 
   it("fails the task when the child flow is not deployed: every batch ends FAILED once", async () => {

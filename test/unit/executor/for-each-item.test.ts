@@ -69,7 +69,7 @@ describe("ForEachItem", () => {
     const items = h.taskRuns(ex.id, "each_items")[0];
     expect(kids.map((k) => k.execution.id)).toEqual([0, 1, 2].map((i) => batchExecutionId(ex.id, items.id, 0, i)));
     expect(kids.map((k) => k.execution.parentTaskRunId)).toEqual([items.id, items.id, items.id]);
-    expect(kids.map((k) => k.execution.inputs.n)).toEqual(["1", "2", "3"]);
+    expect(kids.map((k) => k.execution.inputs.n)).toEqual(["0", "1", "2"]);
     expect(await Promise.all(kids.map((k) => read(String(k.execution.inputs.file))))).toEqual(["a\nb\n", "c\nd\n", "e\n"]);
     for (const k of kids) expect(k.execution.labels).toContainEqual({ key: "from", value: "parent" });
 
@@ -79,7 +79,7 @@ describe("ForEachItem", () => {
 
     const merged = String(h.taskRuns(ex.id, "each_merge")[0].outputs?.subflowOutputs);
     const lines = (await read(merged)).trim().split("\n").map((l) => JSON.parse(l) as { seen: string });
-    expect(lines.map((l) => l.seen)).toEqual(kids.map((k, i) => `${i + 1}:${String(k.execution.inputs.file)}`));
+    expect(lines.map((l) => l.seen)).toEqual(kids.map((k, i) => `${i}:${String(k.execution.inputs.file)}`));
     expect(h.taskRuns(ex.id, "after")[0].outputs).toEqual({ value: `${merged}|3|3` });
     // the state is the fold of the recorded events, and the merge job carried the outputs in order
     expect(h.replayed(ex.id)).toEqual(h.state(ex.id));
@@ -136,7 +136,7 @@ describe("ForEachItem", () => {
 
   it("with transmitFailed, a failing subflow fails the task once every batch ended, and nothing is merged", async () => {
     const { h, run, children } = setUp();
-    h.script("count", (job) => (job.vars.inputs as { n: unknown }).n === "2"
+    h.script("count", (job) => (job.vars.inputs as { n: unknown }).n === "1"
       ? { state: "FAILED", error: { message: "bad batch" } }
       : { state: "SUCCESS", outputs: { value: "ok" } });
     const { ex } = await run("foreach-item-rows", "a\nb\nc\nd\ne\n");
@@ -153,34 +153,62 @@ describe("ForEachItem", () => {
 
   it("without transmitFailed, a failing subflow leaves the task successful and its line in the merge empty", async () => {
     const { h, run, read } = setUp();
-    h.script("count", (job) => (job.vars.inputs as { n: unknown }).n === "2"
+    h.script("count", (job) => (job.vars.inputs as { n: unknown }).n === "1"
       ? { state: "FAILED", error: { message: "bad batch" } }
       : { state: "SUCCESS", outputs: { value: `v${String((job.vars.inputs as { n: unknown }).n)}` } });
     const { ex } = await run("foreach-item-lenient", "a\nb\nc\n");
     expect(ex.state.current).toBe("SUCCESS");
     expect(h.taskRuns(ex.id, "each_items")[0].outputs).toEqual({ numberOfBatches: 3, iterations: { SUCCESS: 2, FAILED: 1 } });
     const merged = String(h.taskRuns(ex.id, "each_merge")[0].outputs?.subflowOutputs);
-    expect((await read(merged)).split("\n")).toEqual(['{"seen":"v1"}', "{}", '{"seen":"v3"}', ""]);
+    expect((await read(merged)).split("\n")).toEqual(['{"seen":"v0"}', "{}", '{"seen":"v2"}', ""]);
   });
 
-  it("a restart after a failed batch runs the batches again as new executions and can succeed", async () => {
+  it("a restart retries only the failed batches as new executions (RETRY_FAILED), the others keep their result", async () => {
     const { h, run, work, children } = setUp();
     let broken = true;
-    h.script("count", (job) => broken && (job.vars.inputs as { n: unknown }).n === "2"
+    h.script("count", (job) => broken && (job.vars.inputs as { n: unknown }).n === "1"
       ? { state: "FAILED", error: { message: "bad batch" } }
-      : { state: "SUCCESS", outputs: { value: "ok" } });
-    const { ex } = await run("foreach-item-rows", "a\nb\nc\nd\n");
+      : { state: "SUCCESS", outputs: { value: `ok${String((job.vars.inputs as { n: unknown }).n)}` } });
+    const { ex } = await run("foreach-item-rows", "a\nb\nc\nd\ne\nf\n");
     expect(ex.state.current).toBe("FAILED");
+    const failedKid = children(ex.id).find((k) => k.execution.state.current === "FAILED");
     broken = false;
     h.send({ type: "Restart", executionId: ex.id });
     await work();
     expect(h.execution(ex.id).state.current).toBe("SUCCESS");
     const kids = children(ex.id);
     expect(kids).toHaveLength(4);
-    expect(new Set(kids.map((k) => k.execution.id)).size).toBe(4);
+    expect(kids.slice(3).map((k) => k.execution.inputs.n)).toEqual(["1"]);
     expect(h.taskRuns(ex.id, "each_split")[0].attempts).toHaveLength(1);
-    expect(h.taskRuns(ex.id, "each_items")[0].outputs).toEqual({ numberOfBatches: 2, iterations: { SUCCESS: 2 } });
+    expect(h.taskRuns(ex.id, "each_items")[0].outputs).toEqual({ numberOfBatches: 3, iterations: { SUCCESS: 3 } });
+    // the failed execution of the first run no longer answers for its batch
+    const items = h.taskRuns(ex.id, "each_items")[0];
+    const before = h.events(ex.id).length;
+    h.send({ type: "SubflowEnded", executionId: ex.id, childExecutionId: String(failedKid?.execution.id), parentTaskRunId: items.id, state: "FAILED" });
+    expect(h.events(ex.id).slice(before).map((e) => e.type)).toEqual(["ResultIgnored"]);
+    const merged = h.dispatched.filter((j) => j.task.id === "each_merge").at(-1);
+    expect(merged?.vars.subflowOutputs).toEqual([{ seen: "ok0" }, { seen: "ok1" }, { seen: "ok2" }]);
     expect(h.replayed(ex.id)).toEqual(h.state(ex.id));
+  });
+
+  it("with restartBehavior NEW_EXECUTION a restart runs every batch again", async () => {
+    const { h, storage, work, children } = setUp();
+    const flow = h.addFlow(flowYaml("foreach-item-rows").replace("    labels:\n", "    restartBehavior: NEW_EXECUTION\n    labels:\n"));
+    const file = await storage.put(`${executionPrefix({ tenantId: "main", namespace: NS, flowId: flow.id, executionId: "ne" })}/i.txt`, Buffer.from("a\nb\nc\nd\n"));
+    let broken = true;
+    h.script("each_split", () => "hang").script("each_merge", () => "hang");
+    h.script("count", (job) => broken && (job.vars.inputs as { n: unknown }).n === "1"
+      ? { state: "FAILED", error: { message: "bad batch" } }
+      : { state: "SUCCESS", outputs: { value: "ok" } });
+    h.start(flow, { file }, { executionId: "ne" });
+    await work();
+    expect(h.execution("ne").state.current).toBe("FAILED");
+    broken = false;
+    h.send({ type: "Restart", executionId: "ne" });
+    await work();
+    expect(h.execution("ne").state.current).toBe("SUCCESS");
+    expect(new Set(children("ne").map((k) => k.execution.id)).size).toBe(4);
+    expect(h.replayed("ne")).toEqual(h.state("ne"));
   });
 
   it("ignores a duplicate or unknown subflow ending, and a redelivered create starts nothing twice", async () => {
@@ -238,11 +266,11 @@ describe("ForEachItem", () => {
     expect(h.execution("big").state.current).toBe("SUCCESS");
     const kids = h.executionIds().filter((id) => h.state(id).execution.parentId === "big");
     expect(new Set(kids).size).toBe(10_000);
-    expect(h.state(kids[9_999]).execution.inputs).toEqual({ file: `${prefix}10000.txt`, n: "10000" });
+    expect(h.state(kids[9_999]).execution.inputs).toEqual({ file: `${prefix}10000.txt`, n: "9999" });
     const merge = h.dispatched.find((j) => j.task.id === "each_merge");
     const outs = merge?.vars.subflowOutputs as Array<{ seen: string }>;
     expect(outs).toHaveLength(10_000);
-    expect(outs[41].seen).toBe(`42:${prefix}42.txt`);
+    expect(outs[41].seen).toBe(`41:${prefix}42.txt`);
     expect(h.taskRuns("big", "each_items")[0].outputs).toEqual({ numberOfBatches: 10_000, iterations: { SUCCESS: 10_000 } });
   });
 
