@@ -183,13 +183,24 @@ const handlers: Handlers = {
     return s;
   },
   BatchEnded(s, e) {
-    const b = s.batches?.[taskRun(s, e.taskRunId, e.seq).id];
+    const tr = taskRun(s, e.taskRunId, e.seq);
+    const b = s.batches?.[tr.id];
     if (!b || e.index < 0 || e.index >= b.count || b.ended[e.index] !== undefined) {
       throw new HistoryError(`event ${e.seq}: batch ${e.index} of ${e.taskRunId} ended but was not running`);
     }
     b.ended[e.index] = e.state;
     b.endedCount++;
     if (e.outputs && Object.keys(e.outputs).length > 0) b.outputs[e.index] = e.outputs;
+    // Kestra's `iterations` output follows the subflow executions as they end
+    const counts = tr.outputs?.iterations;
+    if (counts && typeof counts === "object") {
+      const next = { ...(counts as Record<string, number>) };
+      if ((next.CREATED ?? 0) > 1) next.CREATED--;
+      else delete next.CREATED;
+      next[e.state] = (next[e.state] ?? 0) + 1;
+      tr.outputs = { ...tr.outputs, iterations: next };
+      setOutputs(s.outputsTree, tr, tr.outputs);
+    }
     return s;
   },
   IterationPlanned(s, e) {

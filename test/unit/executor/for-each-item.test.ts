@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { batchExecutionId, isTerminal } from "../../../processors/executor/index.js";
 import { Attempt, type AttemptEnv } from "../../../processors/worker/attempt.js";
 import { batchRule, isForEachItemWork } from "../../../processors/worker/for-each-item-files.js";
-import type { TaskLogLine } from "../../../processors/worker/protocol.js";
+import type { TaskLogLine, WorkerJob } from "../../../processors/worker/protocol.js";
 import { parseFlowOrThrow } from "../../../schemas/flow-parser.js";
 import { MemoryStorage } from "../../../storage/memory-storage.js";
 import { executionPrefix } from "../../../storage/paths.js";
@@ -236,10 +236,13 @@ describe("ForEachItem", () => {
     h.start(flow, { file }, { executionId: "k1" });
     await work();
     expect(children("k1")).toHaveLength(2);
+    // `iterations` follows the subflow executions as they end
+    h.completeJob(h.pendingJob("count") as WorkerJob, { state: "SUCCESS", outputs: { value: "x" } });
+    expect(h.taskRuns("k1", "each_items")[0].outputs).toEqual({ numberOfBatches: 2, iterations: { CREATED: 1, SUCCESS: 1 } });
     h.send({ type: "Kill", executionId: "k1" });
     expect(h.execution("k1").state.current).toBe("KILLED");
     expect(h.taskState("k1", "each_items")).toBe("KILLED");
-    expect(children("k1").map((k) => k.execution.state.current)).toEqual(["KILLED", "KILLED"]);
+    expect(children("k1").map((k) => k.execution.state.current)).toEqual(["SUCCESS", "KILLED"]);
   });
 
   it("refuses more than 10,000 batches with a clear error", async () => {
