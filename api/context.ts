@@ -3,6 +3,7 @@ import type { HistoryReader } from "../projections/history.js";
 import { INDEXER_GROUP } from "../projections/indexer.js";
 import type { RecordCodec } from "../processors/executor/shell/records.js";
 import type { Repository } from "../projections/repository.js";
+import type { FlowResolver } from "../processors/executor/shell/flow-resolver.js";
 import type { Storage } from "../storage/storage.js";
 import type { Log } from "../topology/log.js";
 import type { AccessStore } from "./access-store.js";
@@ -53,4 +54,6 @@ export interface ApiContext {
   created: CreatedCache;
   /** Aborted when the webserver stops: long waits answer at once. */
   shutdown: AbortSignal;
+  /** Deployed flows read from the `flows` topic in memory, when the log makes that cheap (see `WebserverOptions.flows`). */
+  flows?: FlowResolver;
 }

@@ -18,6 +18,7 @@ import type { RecordCodec } from "../processors/executor/shell/records.js";
 import { HistoryReader } from "../projections/history.js";
 import type { Repository } from "../projections/repository.js";
 import { LocalStorage } from "../storage/local-storage.js";
+import type { FlowResolver } from "../processors/executor/shell/flow-resolver.js";
 import type { Storage } from "../storage/storage.js";
 import type { Log } from "../topology/log.js";
 import { AccessStore } from "./access-store.js";
@@ -74,6 +75,13 @@ export interface WebserverOptions {
   maxFileBytes?: number;
   /** Wake-ups for live follow; pass the one the in-process indexer notifies. Default: a feed nobody notifies. */
   changes?: ChangeFeed;
+  /**
+   * Where creating an execution looks up the flow's latest revision; default the repository.
+   * Give a resolver that reads the `flows` topic where that is an in-memory read (the embedded
+   * log): a create request then makes no query to the read side, which is busy indexing under
+   * load. It must see every revision this webserver deployed before answering the deploy.
+   */
+  flows?: FlowResolver;
 }
 
 export class Webserver {
@@ -140,6 +148,7 @@ export class Webserver {
       maxFileBytes: this.opts.maxFileBytes ?? config.api?.maxFileBytes ?? 100 * 1024 * 1024,
       created: new CreatedCache(),
       shutdown: this.shutdown.signal,
+      ...(this.opts.flows ? { flows: this.opts.flows } : {}),
     };
     const guard = new Authenticator(auth, access);
     const configTenants = [ctx.tenantId, ...tenancy.tenants];

@@ -100,11 +100,20 @@ function untilShutdown<T>(signal: AbortSignal, p: Promise<T>): Promise<T | undef
   });
 }
 
+/** The latest live revision of a flow: from the in-memory `flows` reader when there is one, else the repository. */
+async function latestFlow(ctx: ApiContext, tenantId: string, namespace: string, id: string): Promise<{ flow: Flow; revision: number } | undefined> {
+  if (ctx.flows) {
+    const flow = await ctx.flows.getFlow(tenantId, namespace, id);
+    return flow ? { flow, revision: flow.revision ?? 1 } : undefined;
+  }
+  return ctx.repository.getFlow({ tenantId, namespace, id });
+}
+
 /** Execution endpoints: create (with inputs, labels, wait), get by id, search. */
 export function registerExecutionRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Params: FlowParams; Querystring: CreateQuery }>("/executions/:namespace/:id", async (req) => {
     const { namespace, id } = parseWith(FlowParamsSchema, req.params, "path");
-    const rev = await ctx.repository.getFlow({ tenantId: req.tenantId, namespace, id });
+    const rev = await latestFlow(ctx, req.tenantId, namespace, id);
     if (!rev) {
       // Drain a multipart body we will not read, so the connection stays usable.
       if (req.isMultipart()) await drainMultipart(req);

@@ -290,6 +290,8 @@ export async function startRoles(config: Config, roles: readonly RoleName[], opt
       const webserver = new Webserver({
         config, log, repository: handle.repository, logger, codec, storage, changes,
         topics: { commands: t("execution-commands"), flows: t("flows"), executions: t("executions"), logs: t("logs"), access: `${prefix}access` },
+        // The embedded log is read in memory: new executions find their flow without a query.
+        ...(config.backend === "embedded" ? { flows } : {}),
       });
       handle.url = await webserver.start();
       handle.webserver = webserver;

@@ -81,4 +81,22 @@ describe("standalone server (embedded backend)", () => {
     }
     expect(logs).toContainEqual(expect.objectContaining({ message: "hello ann", taskId: "say" }));
   });
+
+  it("creates executions of the revision deployed a moment before, and none of a flow deleted a moment before", async () => {
+    const flow = (n: number) => `id: rev\nnamespace: company.e2e\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: "v${n}"\n`;
+    const post = (body: string) => fetch(`${url}/api/v1/flows`, { method: "POST", headers: { "content-type": "application/x-yaml" }, body });
+    const execute = async () => {
+      const res = await fetch(`${url}/api/v1/executions/company.e2e/rev?wait=true`, { method: "POST" });
+      return { status: res.status, body: (await res.json()) as { flowRevision?: number; taskRunList?: Array<{ outputs?: { value?: string } }> } };
+    };
+    for (const n of [1, 2, 3]) {
+      expect((await post(flow(n))).status).toBe(200);
+      const run = await execute();
+      expect(run.status).toBe(200);
+      expect(run.body.flowRevision).toBe(n);
+      expect(run.body.taskRunList?.[0]?.outputs?.value).toBe(`v${n}`);
+    }
+    expect((await fetch(`${url}/api/v1/flows/company.e2e/rev`, { method: "DELETE" })).status).toBeLessThan(300);
+    expect((await execute()).status).toBe(404);
+  });
 });
