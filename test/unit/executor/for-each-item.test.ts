@@ -151,6 +151,21 @@ describe("ForEachItem", () => {
     expect(h.taskRuns(ex.id, "after")).toEqual([]);
   });
 
+  it("the task's own errors branch runs when a batch failed", async () => {
+    const { h, storage, work } = setUp();
+    const yaml = flowYaml("foreach-item-rows").replace("  - id: after\n", "    errors:\n      - id: handle\n        type: io.kestra.plugin.core.log.Log\n        message: \"{{ outputs.each_items.iterations.FAILED }} failed\"\n  - id: after\n");
+    const flow = h.addFlow(yaml);
+    const file = await storage.put(`${executionPrefix({ tenantId: "main", namespace: NS, flowId: flow.id, executionId: "er" })}/i.txt`, Buffer.from("a\nb\nc\n"));
+    h.script("each_split", () => "hang").script("count", { fail: 9 });
+    h.start(flow, { file }, { executionId: "er" });
+    await work();
+    expect(h.execution("er").state.current).toBe("FAILED");
+    const handle = h.taskRuns("er", "handle")[0];
+    expect(handle.state.current).toBe("SUCCESS");
+    expect(handle.parentTaskRunId).toBe(h.taskRuns("er", "each")[0].id);
+    expect(h.dispatched.find((j) => j.task.id === "handle")?.vars.outputs).toMatchObject({ each_items: { iterations: { FAILED: 2 } } });
+  });
+
   it("without transmitFailed, a failing subflow leaves the task successful and its line in the merge empty", async () => {
     const { h, run, read } = setUp();
     h.script("count", (job) => (job.vars.inputs as { n: unknown }).n === "1"
