@@ -1,3 +1,4 @@
+import { describeError } from "../../../common/errors.js";
 import type { Task } from "../../../schemas/flow-types.js";
 import { FOR_EACH_ITEM_MERGE, MAX_BATCHES, forEachItemChildren } from "../../../tasks/flowable/for-each-item.js";
 import { Decider, sequentialBlock } from "../decider.js";
@@ -83,9 +84,9 @@ export const forEachItem: FlowableLogic = {
 
 /**
  * `<id>_items`: starts one subflow execution per batch, exactly as a Subflow task would, with
- * `taskrun.items` the batch's file and `taskrun.iteration` its index (from 0, as in Kestra). Execution ids
- * derive from the task run, the restart generation and the batch, so a replay or a redelivered
- * action never starts a batch twice. With `wait` it ends once every subflow ended (FAILED, or
+ * `taskrun.items` the batch's file and `taskrun.iteration` its index (from 0, as in Kestra).
+ * Execution ids derive from the task run, the restart generation and the batch, so a replay or a
+ * redelivered action never starts a batch twice. With `wait` it ends once every subflow ended (FAILED, or
  * KILLED, when one did and `transmitFailed` is set); without, once all are requested.
  */
 export const forEachItemExecutable: FlowableLogic = {
@@ -99,22 +100,29 @@ export const forEachItemExecutable: FlowableLogic = {
     }
     const e = d.s.execution;
     const generation = tr.state.histories.filter((h) => h.state === "RESTARTED").length;
-    const base = d.vars(tr, task);
-    const namespace = String(d.render.typed(task.namespace, base));
-    const flowId = String(d.render.typed(task.flowId, base));
     const batch = { uriPrefix: plan.batchUriPrefix, uriSuffix: plan.batchUriSuffix };
     const rerun = retriedBatches(d, tr, task, generation, plan.numberOfBatches);
     // every batch's inputs render before anything is recorded: a template error fails the task run cleanly
     const creates: Array<{ id: string; inputs: Record<string, unknown>; labels: ReturnType<typeof renderLabels> }> = [];
-    for (const i of rerun ?? range(plan.numberOfBatches)) {
-      const vars = { ...base, taskrun: { ...(base.taskrun as Record<string, unknown>), items: batchUri(batch, i), iteration: i } };
-      let labels = renderLabels(d, task.labels, vars);
-      if (task.inheritLabels) labels = Decider.mergeLabels(e.labels, labels);
-      creates.push({
-        id: batchExecutionId(e.id, tr.id, generation, i),
-        inputs: (d.render.deep(task.inputs ?? {}, vars) ?? {}) as Record<string, unknown>,
-        labels,
-      });
+    let namespace: string;
+    let flowId: string;
+    try {
+      const base = d.vars(tr, task);
+      namespace = String(d.render.typed(task.namespace, base));
+      flowId = String(d.render.typed(task.flowId, base));
+      for (const i of rerun ?? range(plan.numberOfBatches)) {
+        const vars = { ...base, taskrun: { ...(base.taskrun as Record<string, unknown>), items: batchUri(batch, i), iteration: i } };
+        let labels = renderLabels(d, task.labels, vars);
+        if (task.inheritLabels) labels = Decider.mergeLabels(e.labels, labels);
+        creates.push({
+          id: batchExecutionId(e.id, tr.id, generation, i),
+          inputs: (d.render.deep(task.inputs ?? {}, vars) ?? {}) as Record<string, unknown>,
+          labels,
+        });
+      }
+    } catch (err) {
+      d.endTaskRun(tr, "FAILED", "subflow properties did not render", { message: `${ownerTask.id}: ${describeError(err)}` });
+      return true;
     }
     d.setState(tr, "RUNNING", "subflow executions requested");
     d.emit({ type: "BatchesPlanned", taskRunId: tr.id, count: plan.numberOfBatches, ...batch, generation, ...(rerun ? { rerun } : {}) });

@@ -305,6 +305,21 @@ describe("ForEachItem", () => {
     expect(h.execution("bad2").state.current).toBe("FAILED");
   });
 
+  it("inputs that do not render fail the items task run clearly, and nothing is left running", async () => {
+    const { h, storage, work } = setUp();
+    const flow = h.addFlow(flowYaml("foreach-item-rows").replace('n: "{{ taskrun.iteration }}"', 'n: "{{ taskrun.iteration | nosuchfilter }}"'));
+    const file = await storage.put(`${executionPrefix({ tenantId: "main", namespace: NS, flowId: flow.id, executionId: "rf" })}/i.txt`, Buffer.from("a\n"));
+    h.script("each_split", () => "hang");
+    h.start(flow, { file }, { executionId: "rf" });
+    await work();
+    expect(h.execution("rf").state.current).toBe("FAILED");
+    const items = h.taskRuns("rf", "each_items")[0];
+    expect(items.state.current).toBe("FAILED");
+    expect(items.error?.message).toMatch(/^each: .*nosuchfilter/);
+    expect(Object.keys(h.state("rf").active)).toEqual([]);
+    expect(h.executionIds()).toEqual(["rf"]);
+  });
+
   it("batch rules: defaults to one row, refuses two rules at once and malformed sizes", () => {
     expect(batchRule(undefined)).toEqual({ rows: 1 });
     expect(batchRule({ rows: "3" })).toEqual({ rows: 3 });
