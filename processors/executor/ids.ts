@@ -46,8 +46,25 @@ export function hash128(s: string): [number, number, number, number] {
   return [a, b, c, d];
 }
 
+/**
+ * Recently derived ids. The decider asks for the same task-run ids on every step of an execution
+ * (each step walks the flow's task list), so most lookups repeat; the id is a pure function of
+ * its input, so a bounded memo changes nothing but the time. Cleared whole when full.
+ */
+const recentIds = new Map<string, string>();
+const RECENT_IDS_MAX = 50_000;
+
 /** A 22-character base62 id derived from `s` alone. */
 export function deterministicId(s: string): string {
+  const known = recentIds.get(s);
+  if (known !== undefined) return known;
+  const id = computeId(s);
+  if (recentIds.size >= RECENT_IDS_MAX) recentIds.clear();
+  recentIds.set(s, id);
+  return id;
+}
+
+function computeId(s: string): string {
   const words = hash128(s);
   // 16-bit limbs, most significant first: each long-division step stays a small integer (< 2^22)
   const limbs = new Array<number>(8);

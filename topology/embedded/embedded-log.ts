@@ -323,7 +323,8 @@ export class EmbeddedLog implements Log, LocalBackend, LevelWriter {
       ops.push({ type: "put", key: recKey(r.topic, partition, offset), value: recordBody.toBuffer(body) });
       results.push({ topic: r.topic, partition, offset });
       const k = tpKey(r.topic, partition);
-      const rec: LogRecord = { topic: r.topic, partition, offset, key: body.key, value: new Uint8Array(body.value), headers: body.headers, timestamp: body.timestamp };
+      // The copy made above is private to the log: readers share it (they never write to values).
+      const rec: LogRecord = { topic: r.topic, partition, offset, key: body.key, value: body.value, headers: body.headers, timestamp: body.timestamp };
       const e = ends.get(k);
       if (e === undefined) ends.set(k, { topic: r.topic, partition, end: offset + 1n, records: [rec] });
       else {
