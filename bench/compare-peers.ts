@@ -1,10 +1,13 @@
 /**
- * `peers`: `chain` and `throughput` on Lanner (each backend) and on its peers, Restate and DBOS
+ * `peers`: `chain` and `throughput` on Lanner (embedded, Postgres, and Kafka when its broker is
+ * fetched) and on its peers, Restate and DBOS
  * Transact, on the same machine in the same run, with the ratio Lanner / peer. Peers run one
  * at a time after Lanner, each alone on the machine. Writes `bench/results/peers-all.json` (and,
  * through the Lanner workloads, their own result files).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { CHAIN_TASKS, runChain } from "./chain.js";
 import type { BenchBackend, BenchOptions } from "./lib/backend.js";
 import { rateSweep, type RateResult } from "./lib/open-loop.js";
@@ -101,10 +104,25 @@ export function comparisonLines(lanner: SystemFigures[], peers: SystemFigures[])
   return lines;
 }
 
+/**
+ * True when a Kafka broker can be run without a download: one is named by
+ * LANNER_TEST_KAFKA_BROKERS, or `scripts/kafka.sh fetch` already filled its cache. A benchmark
+ * does not fetch a distribution in the middle of a timed run.
+ */
+function kafkaAvailable(): boolean {
+  if ((process.env.LANNER_TEST_KAFKA_BROKERS ?? "") !== "") return true;
+  const cache = process.env.LANNER_CACHE ?? join(homedir(), ".cache", "lanner");
+  if (!existsSync(cache)) return false;
+  return readdirSync(cache).some((d) => d.startsWith("kafka-") && existsSync(join(cache, d, "lib")));
+}
+
 export async function runPeers(_backend: BenchBackend, opts: BenchOptions): Promise<string> {
   ensurePeersInstalled(log);
+  const backends: BenchBackend[] = ["embedded", "postgres"];
+  if (kafkaAvailable()) backends.push("kafka");
+  else log("kafka: left out (no broker fetched; `scripts/kafka.sh fetch` adds it to this comparison)");
   const lanner: SystemFigures[] = [];
-  for (const backend of ["embedded", "postgres"] as const) lanner.push(await lannerFigures(backend, opts));
+  for (const backend of backends) lanner.push(await lannerFigures(backend, opts));
   const peers: SystemFigures[] = [];
   for (const start of [startRestate, startDbos]) peers.push(await peerFigures(start, opts));
   const lines = comparisonLines(lanner, peers);
