@@ -673,8 +673,18 @@ export class Executor {
     }
     if (isLannerError(err, "LOG_CLOSED") || this.stopping) return;
     this.logger.error({ partition: p, err: describeError(err) }, "executor commit failed; restoring the partition");
-    if (this.log.commitsInOrder) ps.rewind = err;
-    await this.reload(ps);
+    if (!this.log.commitsInOrder) {
+      await this.reload(ps);
+      return;
+    }
+    // Seen from the chain of durable units, outside the partition's queue: the restore is queued
+    // behind the unit running now (never awaited here, which could wait on this very chain).
+    // On the embedded log a failed write is also fatal — the log reports it and the process
+    // exits — so this only matters for a log that fails one unit and goes on.
+    ps.rewind = err;
+    void ps.queue.run(() => this.reload(ps)).catch((reloadErr: unknown) => {
+      this.logger.error({ partition: p, err: describeError(reloadErr) }, "executor partition restore failed");
+    });
   }
 
   /** In-memory side effects of a durable unit: snapshot bookkeeping, timers, the next flush. */
