@@ -1,13 +1,8 @@
-import { LannerError } from "../../../common/errors.js";
 import type { TaskDefinition } from "../../types.js";
-import { dynBool, dynString, parseProps, runnableProps } from "../props.js";
-import { kvFlag, kvKey, kvNamespace } from "./kv-common.js";
+import { parseProps } from "../props.js";
+import { keyProperties, kvFlag, kvKey, kvNamespace, missingKey } from "./kv-common.js";
 
-const properties = runnableProps({
-  key: dynString,
-  namespace: dynString.optional(),
-  errorOnMissing: dynBool.optional(),
-});
+const properties = keyProperties;
 
 /**
  * Deletes a key of the namespace's KV store (default the flow's namespace); output `deleted` says
@@ -23,7 +18,7 @@ export const kvDeleteTask: TaskDefinition = {
     const key = kvKey(ctx, props.key);
     const deleted = await ctx.kv.delete(ns, key);
     if (!deleted && kvFlag(ctx, props.errorOnMissing, "errorOnMissing", false)) {
-      throw new LannerError("KV_KEY_NOT_FOUND", `No value found for key '${key}' in namespace '${ns.namespace}' and \`errorOnMissing\` is set to true`);
+      throw missingKey(key, ns);
     }
     return { outputs: { deleted } };
   },

@@ -1,13 +1,8 @@
-import { LannerError } from "../../../common/errors.js";
 import type { TaskDefinition } from "../../types.js";
-import { dynBool, dynString, parseProps, runnableProps } from "../props.js";
-import { kvFlag, kvKey, kvNamespace } from "./kv-common.js";
+import { parseProps } from "../props.js";
+import { keyProperties, kvFlag, kvKey, kvNamespace, missingKey } from "./kv-common.js";
 
-const properties = runnableProps({
-  key: dynString,
-  namespace: dynString.optional(),
-  errorOnMissing: dynBool.optional(),
-});
+const properties = keyProperties;
 
 /**
  * Reads a key of the namespace's KV store (default the flow's namespace) into output `value`, with
@@ -25,7 +20,7 @@ export const kvGetTask: TaskDefinition = {
     const entry = await ctx.kv.get(ns, key);
     if (entry === undefined) {
       if (kvFlag(ctx, props.errorOnMissing, "errorOnMissing", false)) {
-        throw new LannerError("KV_KEY_NOT_FOUND", `No value found for key '${key}' in namespace '${ns.namespace}' and \`errorOnMissing\` is set to true`);
+        throw missingKey(key, ns);
       }
       return { outputs: {} };
     }

@@ -1,6 +1,20 @@
+import { LannerError } from "../../../common/errors.js";
 import type { KvNamespace } from "../../../storage/kv-store.js";
 import type { RunContext } from "../../types.js";
 import { toBool, toText } from "../coerce.js";
+import { dynBool, dynString, runnableProps } from "../props.js";
+
+/** The properties of the tasks that address one key: `key`, `namespace`, `errorOnMissing`. */
+export const keyProperties = runnableProps({
+  key: dynString,
+  namespace: dynString.optional(),
+  errorOnMissing: dynBool.optional(),
+});
+
+/** The failure of a task told `errorOnMissing: true` when the key has no value. */
+export function missingKey(key: string, ns: KvNamespace): LannerError {
+  return new LannerError("KV_KEY_NOT_FOUND", `No value found for key '${key}' in namespace '${ns.namespace}' and \`errorOnMissing\` is set to true`);
+}
 
 /** The rendered `namespace` property (default the flow's) within the execution's tenant. */
 export function kvNamespace(ctx: RunContext, namespace: unknown): KvNamespace {
