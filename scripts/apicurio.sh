@@ -24,6 +24,8 @@ HEAP="${APICURIO_HEAP:--Xmx384m}"
 JAVA="${APICURIO_JAVA:-java}"
 
 log() { echo "apicurio.sh: $*" >&2; }
+# shellcheck source=lib/service.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 fetch() {
   if [ -f "$APP/.complete" ]; then return 0; fi
@@ -38,10 +40,6 @@ fetch() {
   rm -rf "$CACHE/download" "$APP"
   mv "$APP.tmp" "$APP"
   touch "$APP/.complete"
-}
-
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
 answers() { curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$1/apis/ccompat/v7/subjects" 2>/dev/null; }
@@ -61,12 +59,8 @@ start() {
     echo "http://127.0.0.1:$(cat "$RUN/port")"
     return 0
   fi
-  if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
-    # A registry that runs but does not answer: replace it.
-    kill "$(cat "$RUN/pid")" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$(cat "$RUN/pid")" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$(cat "$RUN/pid")" 2>/dev/null || true
-  fi
+  # A registry that runs but does not answer: replace it.
+  end_unanswering
   local port
   port="$(free_port)"
   local runner
@@ -95,18 +89,6 @@ start() {
   done
   log "Apicurio Registry did not answer within 120 s (log: $RUN/server.log)"
   exit 1
-}
-
-stop() {
-  [ -f "$RUN/pid" ] || return 0
-  local pid
-  pid="$(cat "$RUN/pid")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$RUN/pid" "$RUN/port"
 }
 
 case "${1:-start}" in

@@ -21,6 +21,8 @@ RUN="$CACHE/run"
 HEAP="${KAFKA_HEAP:--Xmx512m}"
 
 log() { echo "kafka.sh: $*" >&2; }
+# shellcheck source=lib/service.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 fetch() {
   if [ -f "$LIB/.complete" ]; then return 0; fi
@@ -51,10 +53,6 @@ EOF
   touch "$LIB/.complete"
 }
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
 accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 running() {
@@ -75,12 +73,8 @@ start() {
     echo "127.0.0.1:$(cat "$RUN/port")"
     return 0
   fi
-  if [ -f "$RUN/pid" ] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
-    # A node that runs but does not answer: replace it.
-    kill "$(cat "$RUN/pid")" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$(cat "$RUN/pid")" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$(cat "$RUN/pid")" 2>/dev/null || true
-  fi
+  # A node that runs but does not answer: replace it.
+  end_unanswering
   local port cport cluster
   port="$(free_port)"
   cport="$(free_port)"
@@ -135,18 +129,6 @@ EOF
   done
   log "Kafka did not accept connections within 120 s (log: $RUN/server.log)"
   exit 1
-}
-
-stop() {
-  [ -f "$RUN/pid" ] || return 0
-  local pid
-  pid="$(cat "$RUN/pid")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$RUN/pid" "$RUN/port"
 }
 
 case "${1:-start}" in

@@ -1,5 +1,5 @@
 /**
- * An execution request, as any Kafka producer publishes it on the execution-requests topic:
+ * An execution request, as a plain Kafka producer (kcat, a client in another language) publishes it on the execution-requests topic:
  *
  *   { "tenant"?: string, "namespace": string, "flowId": string, "inputs"?: {…},
  *     "labels"?: {key: value} | [{key, value}], "correlationId"?: string }

@@ -9,7 +9,7 @@
  * committed (kafkajs commits after the handler resolves), and the execution id derives from
  * flow, trigger, topic, partition and offset — so a record delivered again after a crash creates
  * nothing new (the executor ignores a CreateExecution of an existing id). Several instances with
- * the same group share the topic's partitions, as any Kafka consumers do.
+ * the same group share the topic's partitions, as members of a Kafka consumer group do.
  *
  * The set of consumers follows the deployed flows: every `refreshMs` the flow catalogue is read
  * and consumers are started for new triggers and stopped for removed, disabled or changed ones.
