@@ -19,7 +19,6 @@
  * Postgres: LANNER_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
  * Elasticsearch: LANNER_BENCH_ELASTICSEARCH_URL or the node of scripts/elasticsearch.sh.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -27,17 +26,16 @@ import { silentLogger } from "../common/logger.js";
 import type { ExecutionEvent } from "../processors/executor/events.js";
 import { encodeEvent, KIND, type LogLine } from "../processors/executor/shell/records.js";
 import { avroRecordCodec as codec } from "../processors/worker/record-codec.js";
-import { ElasticsearchRepository } from "../projections/elasticsearch/elasticsearch-repository.js";
 import { Indexer } from "../projections/indexer.js";
 import { PgSqlClient } from "../projections/postgres/pg-client.js";
 import type { SqlClient, SqlQueryable } from "../projections/postgres/sql-client.js";
 import { SqlRepository } from "../projections/postgres/sql-repository.js";
-import type { Repository } from "../projections/repository.js";
 import { MemoryLog } from "../topology/memory/memory-log.js";
 import type { ProduceRecord } from "../topology/log.js";
 import { topicCatalogue } from "../topology/topics.js";
 import { ExecutorHarness } from "../test/harness/executor-harness.js";
-import { REPO_DIR, round, writeResult } from "./lib/report.js";
+import { round, writeResult } from "./lib/report.js";
+import { BENCH_POSTGRES_URL, openScratchRepository } from "./lib/scratch-repository.js";
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -48,7 +46,7 @@ const { values: args, positionals } = parseArgs({
     n: { type: "string", default: "20000" },
   },
 });
-const PG_URL = process.env.LANNER_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const PG_URL = BENCH_POSTGRES_URL;
 const say = (s: string) => process.stderr.write(`${s}\n`);
 
 // ---- plans ------------------------------------------------------------------------------------
@@ -245,33 +243,7 @@ tasks:
     format: "c"
 `;
 
-async function openSink(): Promise<{ repo: Repository; drop: () => Promise<void> }> {
-  if (args.sink === "elasticsearch") {
-    const url = process.env.LANNER_BENCH_ELASTICSEARCH_URL ?? execFileSync("bash", [`${REPO_DIR}/scripts/elasticsearch.sh`, "start"], { encoding: "utf8" }).trim().split("\n").at(-1) ?? "";
-    const prefix = `bench-${randomBytes(4).toString("hex")}-`;
-    const repo = new ElasticsearchRepository({ url, prefix });
-    await repo.init();
-    return {
-      repo,
-      drop: async () => {
-        await fetch(`${url}/${prefix}*?expand_wildcards=all`, { method: "DELETE" });
-        await fetch(`${url}/_index_template/${prefix}*`, { method: "DELETE" });
-      },
-    };
-  }
-  const schema = `bench_${randomBytes(4).toString("hex")}`;
-  const repo = new SqlRepository({ client: new PgSqlClient({ url: PG_URL }), schema });
-  await repo.init();
-  return {
-    repo,
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await c.end();
-    },
-  };
-}
+const openSink = () => openScratchRepository(args.sink === "elasticsearch" ? "elasticsearch" : "postgres");
 
 async function runThroughput(): Promise<void> {
   const n = Number(args.n);

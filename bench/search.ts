@@ -9,16 +9,12 @@
  * schema dropped afterwards. Elasticsearch: LANNER_BENCH_ELASTICSEARCH_URL or the node of
  * scripts/elasticsearch.sh (started when needed), fresh indices dropped afterwards.
  */
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import pg from "pg";
 import type { Execution, State } from "../processors/executor/model.js";
 import { ElasticsearchRepository } from "../projections/elasticsearch/elasticsearch-repository.js";
-import { PgSqlClient } from "../projections/postgres/pg-client.js";
-import { SqlRepository } from "../projections/postgres/sql-repository.js";
-import type { ExecutionQuery, LogEntry, LogSearch, Repository } from "../projections/repository.js";
-import { REPO_DIR, summarize, writeResult } from "./lib/report.js";
+import type { ExecutionQuery, LogEntry, LogSearch } from "../projections/repository.js";
+import { summarize, writeResult } from "./lib/report.js";
+import { openScratchRepository } from "./lib/scratch-repository.js";
 
 const { values: args } = parseArgs({ options: { backend: { type: "string", default: "postgres" }, n: { type: "string", default: "100000" }, runs: { type: "string", default: "30" } } });
 const N = Number(args.n);
@@ -45,34 +41,7 @@ function logLines(e: Execution, i: number): LogEntry[] {
   }));
 }
 
-async function open(): Promise<{ repo: Repository; drop: () => Promise<void> }> {
-  if (args.backend === "elasticsearch") {
-    const url = process.env.LANNER_BENCH_ELASTICSEARCH_URL ?? execFileSync("bash", [`${REPO_DIR}/scripts/elasticsearch.sh`, "start"], { encoding: "utf8" }).trim().split("\n").at(-1) ?? "";
-    const prefix = `bench-${randomBytes(4).toString("hex")}-`;
-    const repo = new ElasticsearchRepository({ url, prefix });
-    await repo.init();
-    return {
-      repo,
-      drop: async () => {
-        await fetch(`${url}/${prefix}*?expand_wildcards=all`, { method: "DELETE" });
-        await fetch(`${url}/_index_template/${prefix}*`, { method: "DELETE" });
-      },
-    };
-  }
-  const url = process.env.LANNER_BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-  const schema = `bench_${randomBytes(4).toString("hex")}`;
-  const repo = new SqlRepository({ client: new PgSqlClient({ url }), schema });
-  await repo.init();
-  return {
-    repo,
-    drop: async () => {
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await c.end();
-    },
-  };
-}
+const open = () => openScratchRepository(args.backend === "elasticsearch" ? "elasticsearch" : "postgres");
 
 async function main(): Promise<void> {
   const { repo, drop } = await open();
